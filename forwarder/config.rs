@@ -1,0 +1,728 @@
+//! The configuration file (TOML): ports, worker cores, routes and static neighbors, with
+//! validation that names the file, line and field of every error it finds.
+//!
+//! ```toml
+//! workers = [1]                   # lcores that poll; each polls one rx queue per port
+//!
+//! [[port]]
+//! name = "lan"                    # optional, default port0, port1, ...
+//! device = "net_af_packet0,iface=veth0"   # a vdev string, or a device name (PCI address)
+//! mtu = 1500                      # optional, default 1500
+//! addresses = ["2001:db8:1::1/64"]
+//!
+//! [[route]]
+//! prefix = "::/0"
+//! via = "2001:db8:1::ff"          # gateway; or `port` alone for an on-link prefix
+//!
+//! [[neighbor]]
+//! address = "2001:db8:1::ff"
+//! lladdr = "02:00:00:00:00:ff"
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::neigh::Neighbor;
+use crate::route::{NextHop, Prefix, Route};
+use crate::wire::MacAddr;
+use crate::wire::ipv6::MIN_MTU;
+
+/// The default port MTU: Ethernet's.
+pub const DEFAULT_MTU: u16 = 1500;
+/// The largest MTU a port may have: a jumbo frame fits one mbuf.
+pub const MAX_MTU: u16 = 9600;
+/// The default burst size.
+pub const DEFAULT_BURST: u16 = 32;
+/// The default number of mbufs in the pool.
+pub const DEFAULT_MBUFS: u32 = 16383;
+/// The default number of rx and tx descriptors per queue.
+pub const DEFAULT_DESCRIPTORS: u16 = 1024;
+/// The highest lcore id DPDK accepts (its RTE_MAX_LCORE is 128 in the packaged builds).
+pub const MAX_LCORE: u32 = 127;
+
+/// A port's device: a virtual device to create (`net_...,args`), or an existing device's
+/// name (a PCI address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Device {
+    Vdev(String),
+    Name(String),
+}
+
+impl Device {
+    fn parse(s: &str) -> Device {
+        if s.starts_with("net_") {
+            Device::Vdev(s.to_owned())
+        } else {
+            Device::Name(s.to_owned())
+        }
+    }
+
+    /// The name DPDK knows the device by: a vdev's name is what comes before its first
+    /// comma.
+    pub fn name(&self) -> &str {
+        match self {
+            Device::Vdev(s) => s.split(',').next().unwrap_or(s),
+            Device::Name(s) => s,
+        }
+    }
+}
+
+/// One validated port.
+#[derive(Debug, Clone)]
+pub struct PortConf {
+    pub name: String,
+    pub device: Device,
+    pub mtu: u16,
+    /// The port's addresses, with the prefix length of their subnet.
+    pub addresses: Vec<Prefix>,
+}
+
+/// A validated configuration: everything in it was checked and is consistent.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workers: Vec<u32>,
+    pub burst: u16,
+    pub mbufs: u32,
+    pub rx_descriptors: u16,
+    pub tx_descriptors: u16,
+    pub ports: Vec<PortConf>,
+    /// Static routes and, first, the connected routes of the ports' subnets.
+    pub routes: Vec<Route>,
+    pub neighbors: Vec<Neighbor>,
+}
+
+/// One error in a configuration file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column; 0 when the error has no place in the file.
+    pub line: usize,
+    pub column: usize,
+    /// The field, like `route[2].via`; empty for a syntax error.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every error found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    workers: Option<Spanned<Vec<u32>>>,
+    burst: Option<Spanned<u16>>,
+    mbufs: Option<Spanned<u32>>,
+    rx_descriptors: Option<Spanned<u16>>,
+    tx_descriptors: Option<Spanned<u16>>,
+    #[serde(default, rename = "port")]
+    ports: Vec<Spanned<RawPort>>,
+    #[serde(default, rename = "route")]
+    routes: Vec<Spanned<RawRoute>>,
+    #[serde(default, rename = "neighbor")]
+    neighbors: Vec<Spanned<RawNeighbor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPort {
+    name: Option<Spanned<String>>,
+    device: Spanned<String>,
+    mtu: Option<Spanned<u16>>,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    prefix: Spanned<String>,
+    via: Option<Spanned<String>>,
+    port: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNeighbor {
+    address: Spanned<String>,
+    lladdr: Spanned<String>,
+    port: Option<Spanned<String>>,
+}
+
+/// Collects errors with their positions while a file is validated.
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+        let (line, column) = line_column(self.text, span.start);
+        self.errors.push(ConfigError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    ///
+    /// # Errors
+    /// Every problem found, each with the file, line and field.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_owned(),
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates `text`; `file` names it in errors.
+    ///
+    /// # Errors
+    /// Every problem found, each with the file, line and field.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
+        let mut ck = Checker {
+            file,
+            text,
+            errors: Vec::new(),
+        };
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                ck.error(span, "", e.message().trim_end().to_owned());
+                return Err(ConfigErrors(ck.errors));
+            }
+        };
+        let config = validate(&mut ck, raw);
+        if ck.errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(ck.errors))
+        }
+    }
+
+    /// The index of the port called `name`.
+    pub fn port_index(&self, name: &str) -> Option<usize> {
+        self.ports.iter().position(|p| p.name == name)
+    }
+}
+
+fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
+    let workers = match raw.workers {
+        Some(w) => {
+            let span = w.span();
+            let list = w.into_inner();
+            if list.is_empty() {
+                ck.error(
+                    span.clone(),
+                    "workers",
+                    "at least one worker lcore is needed",
+                );
+            }
+            let mut seen = HashSet::new();
+            for l in &list {
+                if *l > MAX_LCORE {
+                    ck.error(
+                        span.clone(),
+                        "workers",
+                        format!("lcore {l} is above {MAX_LCORE}"),
+                    );
+                }
+                if !seen.insert(*l) {
+                    ck.error(
+                        span.clone(),
+                        "workers",
+                        format!("lcore {l} is listed twice"),
+                    );
+                }
+            }
+            list
+        }
+        None => vec![1],
+    };
+
+    let burst = in_range(
+        ck,
+        raw.burst,
+        "burst",
+        DEFAULT_BURST,
+        1,
+        crate::ffi::BURST_MAX as u16,
+    );
+    let rx_descriptors = in_range(
+        ck,
+        raw.rx_descriptors,
+        "rx_descriptors",
+        DEFAULT_DESCRIPTORS,
+        32,
+        16384,
+    );
+    let tx_descriptors = in_range(
+        ck,
+        raw.tx_descriptors,
+        "tx_descriptors",
+        DEFAULT_DESCRIPTORS,
+        32,
+        16384,
+    );
+    let mbufs = in_range(
+        ck,
+        raw.mbufs,
+        "mbufs",
+        DEFAULT_MBUFS,
+        1023,
+        16 * 1024 * 1024,
+    );
+
+    if raw.ports.is_empty() {
+        ck.error(0..0, "port", "no [[port]] is configured");
+    }
+    let ports = validate_ports(ck, raw.ports);
+
+    let mut routes: Vec<Route> = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        for a in &p.addresses {
+            if a.len < 128 {
+                routes.push(Route {
+                    prefix: a.network(),
+                    port: i as u16,
+                    next_hop: NextHop::OnLink,
+                });
+            }
+        }
+    }
+    let connected = routes.len();
+    for (i, r) in raw.routes.into_iter().enumerate() {
+        let field = format!("route[{i}]");
+        let span = r.span();
+        if let Some(route) = validate_route(ck, &field, r.into_inner(), &ports) {
+            if let Some(dup) = routes.iter().position(|x| x.prefix == route.prefix) {
+                let what = if dup < connected {
+                    format!(
+                        "{} is the connected subnet of {}",
+                        route.prefix,
+                        ports[usize::from(routes[dup].port)].name
+                    )
+                } else {
+                    format!(
+                        "{} is routed twice (several paths to one prefix are not supported)",
+                        route.prefix
+                    )
+                };
+                ck.error(span, format!("{field}.prefix"), what);
+            }
+            routes.push(route);
+        }
+    }
+
+    let mut neighbors: Vec<Neighbor> = Vec::new();
+    for (i, n) in raw.neighbors.into_iter().enumerate() {
+        let field = format!("neighbor[{i}]");
+        let span = n.span();
+        if let Some(nb) = validate_neighbor(ck, &field, n.into_inner(), &ports) {
+            if neighbors
+                .iter()
+                .any(|x| x.port == nb.port && x.addr == nb.addr)
+            {
+                ck.error(
+                    span,
+                    format!("{field}.address"),
+                    format!(
+                        "{} is configured twice on {}",
+                        nb.addr,
+                        ports[usize::from(nb.port)].name
+                    ),
+                );
+            }
+            neighbors.push(nb);
+        }
+    }
+
+    Config {
+        workers,
+        burst,
+        mbufs,
+        rx_descriptors,
+        tx_descriptors,
+        ports,
+        routes,
+        neighbors,
+    }
+}
+
+fn in_range<T>(
+    ck: &mut Checker<'_>,
+    v: Option<Spanned<T>>,
+    field: &str,
+    default: T,
+    min: T,
+    max: T,
+) -> T
+where
+    T: Copy + PartialOrd + fmt::Display,
+{
+    let Some(v) = v else { return default };
+    let span = v.span();
+    let x = v.into_inner();
+    if x < min || x > max {
+        ck.error(span, field, format!("{x} is out of range {min} to {max}"));
+        return default;
+    }
+    x
+}
+
+fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortConf> {
+    let mut ports: Vec<PortConf> = Vec::new();
+    let mut all_addresses: Vec<(Ipv6Addr, usize)> = Vec::new();
+    for (i, p) in raw.into_iter().enumerate() {
+        let p = p.into_inner();
+        let field = format!("port[{i}]");
+        let name = match p.name {
+            Some(n) => {
+                let span = n.span();
+                let n = n.into_inner();
+                if n.is_empty()
+                    || !n
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    ck.error(
+                        span.clone(),
+                        format!("{field}.name"),
+                        format!("{n:?}: use letters, digits, - and _"),
+                    );
+                }
+                if ports.iter().any(|q| q.name == n) {
+                    ck.error(
+                        span,
+                        format!("{field}.name"),
+                        format!("{n:?} names two ports"),
+                    );
+                }
+                n
+            }
+            None => format!("port{i}"),
+        };
+
+        let dspan = p.device.span();
+        let device = Device::parse(p.device.get_ref());
+        if device.name().is_empty() {
+            ck.error(dspan.clone(), format!("{field}.device"), "empty device");
+        }
+        if ports.iter().any(|q| q.device.name() == device.name()) {
+            ck.error(
+                dspan,
+                format!("{field}.device"),
+                format!("{:?} is used by two ports", device.name()),
+            );
+        }
+
+        let mtu = match p.mtu {
+            Some(m) => {
+                let span = m.span();
+                let m = m.into_inner();
+                // RFC 8200 5: every link carries packets of at least 1280 bytes.
+                if !(MIN_MTU..=MAX_MTU).contains(&m) {
+                    ck.error(
+                        span,
+                        format!("{field}.mtu"),
+                        format!("{m} is out of range {MIN_MTU} to {MAX_MTU}"),
+                    );
+                }
+                m
+            }
+            None => DEFAULT_MTU,
+        };
+
+        let mut addresses = Vec::new();
+        for (j, a) in p.addresses.into_iter().enumerate() {
+            let afield = format!("{field}.addresses[{j}]");
+            let span = a.span();
+            let prefix = match a.get_ref().parse::<Prefix>() {
+                Ok(x) => x,
+                Err(e) => {
+                    ck.error(span, afield, e.to_string());
+                    continue;
+                }
+            };
+            let addr = prefix.addr;
+            if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+                ck.error(span, afield, format!("{addr} is not a unicast address"));
+                continue;
+            }
+            if prefix.len == 128 && addr.is_unicast_link_local() {
+                ck.error(
+                    span,
+                    afield,
+                    format!("{addr}: a link-local address takes its /64"),
+                );
+                continue;
+            }
+            // Link-local addresses may repeat on different ports (fe80::1 on every link is
+            // common); any other address belongs to one port.
+            let clash = all_addresses
+                .iter()
+                .find(|(x, port)| *x == addr && (!addr.is_unicast_link_local() || *port == i));
+            if clash.is_some() {
+                ck.error(span, afield, format!("{addr} is configured twice"));
+                continue;
+            }
+            all_addresses.push((addr, i));
+            addresses.push(prefix);
+        }
+        ports.push(PortConf {
+            name,
+            device,
+            mtu,
+            addresses,
+        });
+    }
+    ports
+}
+
+/// Finds the port by name, reporting an unknown one.
+fn port_by_name(
+    ck: &mut Checker<'_>,
+    field: &str,
+    name: &Spanned<String>,
+    ports: &[PortConf],
+) -> Option<u16> {
+    let found = ports.iter().position(|p| &p.name == name.get_ref());
+    if found.is_none() {
+        let known: Vec<_> = ports.iter().map(|p| p.name.as_str()).collect();
+        ck.error(
+            name.span(),
+            field,
+            format!(
+                "no port is called {:?} (ports: {})",
+                name.get_ref(),
+                known.join(", ")
+            ),
+        );
+    }
+    found.map(|i| i as u16)
+}
+
+/// The ports whose subnets contain `addr`.
+fn on_link_ports(addr: &Ipv6Addr, ports: &[PortConf]) -> Vec<u16> {
+    ports
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.addresses.iter().any(|a| a.len < 128 && a.contains(addr)))
+        .map(|(i, _)| i as u16)
+        .collect()
+}
+
+/// Checks a neighbor or gateway address and finds its port: the one named, or else the
+/// one whose subnet holds it.
+fn neighbor_port(
+    ck: &mut Checker<'_>,
+    field: &str,
+    addr: &Spanned<String>,
+    port: Option<&Spanned<String>>,
+    ports: &[PortConf],
+) -> Option<(Ipv6Addr, u16)> {
+    let a = match addr.get_ref().parse::<Ipv6Addr>() {
+        Ok(a) => a,
+        Err(_) => {
+            ck.error(
+                addr.span(),
+                field,
+                format!("{:?} is not an IPv6 address", addr.get_ref()),
+            );
+            return None;
+        }
+    };
+    if a.is_multicast() || a.is_unspecified() || a.is_loopback() {
+        ck.error(addr.span(), field, format!("{a} is not a unicast address"));
+        return None;
+    }
+    let port_field = format!("{}.port", field.rsplit_once('.').map_or(field, |(f, _)| f));
+    let on_link = on_link_ports(&a, ports);
+    match port {
+        Some(name) => {
+            let p = port_by_name(ck, &port_field, name, ports)?;
+            if !a.is_unicast_link_local() && !on_link.contains(&p) {
+                ck.error(
+                    addr.span(),
+                    field,
+                    format!("{a} is not on a subnet of {}", ports[usize::from(p)].name),
+                );
+                return None;
+            }
+            Some((a, p))
+        }
+        None if a.is_unicast_link_local() => {
+            ck.error(
+                addr.span(),
+                field,
+                format!("{a} is link-local: name its port"),
+            );
+            None
+        }
+        None => match on_link.as_slice() {
+            [p] => Some((a, *p)),
+            [] => {
+                ck.error(addr.span(), field, format!("{a} is on no port's subnet"));
+                None
+            }
+            _ => {
+                ck.error(
+                    addr.span(),
+                    field,
+                    format!("{a} is on the subnets of several ports: name one"),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn validate_route(
+    ck: &mut Checker<'_>,
+    field: &str,
+    r: RawRoute,
+    ports: &[PortConf],
+) -> Option<Route> {
+    let prefix = match r.prefix.get_ref().parse::<Prefix>() {
+        Ok(p) => p,
+        Err(e) => {
+            ck.error(r.prefix.span(), format!("{field}.prefix"), e.to_string());
+            return None;
+        }
+    };
+    if prefix.network() != prefix {
+        ck.error(
+            r.prefix.span(),
+            format!("{field}.prefix"),
+            format!(
+                "{prefix} has host bits set (the prefix is {})",
+                prefix.network()
+            ),
+        );
+        return None;
+    }
+    if prefix.addr.is_multicast() {
+        ck.error(
+            r.prefix.span(),
+            format!("{field}.prefix"),
+            "multicast is not routed",
+        );
+        return None;
+    }
+    match (&r.via, &r.port) {
+        (Some(via), port) => {
+            let (gw, p) = neighbor_port(ck, &format!("{field}.via"), via, port.as_ref(), ports)?;
+            Some(Route {
+                prefix,
+                port: p,
+                next_hop: NextHop::Gateway(gw),
+            })
+        }
+        (None, Some(port)) => {
+            let p = port_by_name(ck, &format!("{field}.port"), port, ports)?;
+            Some(Route {
+                prefix,
+                port: p,
+                next_hop: NextHop::OnLink,
+            })
+        }
+        (None, None) => {
+            ck.error(
+                r.prefix.span(),
+                field,
+                "a route needs `via`, `port`, or both",
+            );
+            None
+        }
+    }
+}
+
+fn validate_neighbor(
+    ck: &mut Checker<'_>,
+    field: &str,
+    n: RawNeighbor,
+    ports: &[PortConf],
+) -> Option<Neighbor> {
+    let lladdr = match n.lladdr.get_ref().parse::<MacAddr>() {
+        Ok(m) if m.is_multicast() || m == MacAddr::default() => {
+            ck.error(
+                n.lladdr.span(),
+                format!("{field}.lladdr"),
+                format!("{m} is not a unicast MAC address"),
+            );
+            None
+        }
+        Ok(m) => Some(m),
+        Err(e) => {
+            ck.error(n.lladdr.span(), format!("{field}.lladdr"), e.to_string());
+            None
+        }
+    };
+    let (addr, port) = neighbor_port(
+        ck,
+        &format!("{field}.address"),
+        &n.address,
+        n.port.as_ref(),
+        ports,
+    )?;
+    Some(Neighbor {
+        port,
+        addr,
+        lladdr: lladdr?,
+    })
+}

@@ -1,0 +1,154 @@
+//! Per-core packet counters and the named reasons a packet is dropped.
+//!
+//! Each worker owns one [`CoreCounters`] and is its only writer: it adds with a plain
+//! load and store (no locked instruction), and the management thread reads at any time
+//! with relaxed loads. A reader may see a burst's counts a moment late, never torn.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! drop_reasons {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// Why a packet was dropped. Every drop on the packet path is counted under one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
+
+            /// The reason's name in reports and metrics.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(DropReason::$variant => $name,)*
+                }
+            }
+
+            /// What the reason means, for reports and documentation.
+            pub fn help(self) -> &'static str {
+                match self {
+                    $(DropReason::$variant => $doc,)*
+                }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    NotIpv6 => "not_ipv6", "The EtherType is not IPv6 (0x86dd).";
+    Truncated => "truncated", "The frame is shorter than the Ethernet and IPv6 headers.";
+    BadVersion => "bad_version", "The IP version field is not 6.";
+    BadLength => "bad_length", "The payload length runs past the end of the frame (or is 0, a jumbogram, which is not supported).";
+    OtherHost => "other_host", "The frame is addressed to another unicast MAC address.";
+    BadSource => "bad_source", "The source address is multicast, or unspecified on a packet to forward.";
+    MulticastDestination => "multicast_destination", "A multicast destination that the router does not listen to (multicast is not forwarded).";
+    ScopeViolation => "scope", "A link-local source or destination would cross links.";
+    HopLimitExceeded => "hop_limit_exceeded", "The hop limit ran out (0 or 1 on a packet to forward).";
+    NoRoute => "no_route", "No route matches the destination.";
+    NoNeighbor => "no_neighbor", "The next hop has no neighbor entry.";
+    TooBig => "too_big", "The packet is larger than the egress port's MTU.";
+    TxFull => "tx_full", "The egress queue did not take the packet.";
+    IcmpChecksum => "icmp_bad_checksum", "An ICMPv6 message to the router has a wrong checksum.";
+    NdInvalid => "nd_invalid", "A Neighbor Solicitation failed the checks of RFC 4861 section 7.1.1.";
+    NdOtherTarget => "nd_other_target", "A Neighbor Solicitation for an address the port does not have.";
+    LocalUnsupported => "local_unsupported", "A packet to the router that it does not handle (a protocol, an ICMPv6 type, or extension headers).";
+    MultiSegment => "multi_segment", "A packet to the router that spans several buffers, or whose headers do.";
+    NoBufferRoom => "no_buffer_room", "A reply did not fit in the buffer of the packet it answers.";
+}
+
+/// Number of drop reasons.
+pub const DROP_REASONS: usize = DropReason::ALL.len();
+
+/// A counter with one writer (the owning core) and any number of readers.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the owning core may call this: a load and a store, not an atomic
+    /// read-modify-write, because no other thread writes.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The current value, from any thread.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The counters of one worker core, on cache lines of their own so that no two cores
+/// write the same line.
+#[repr(align(128))]
+#[derive(Default)]
+pub struct CoreCounters {
+    /// Packets received from the core's rx queues.
+    pub rx: Counter,
+    /// Packets forwarded to an egress port's queue (sent or not: see `tx_full`).
+    pub forwarded: Counter,
+    /// Replies the router made itself (Neighbor Advertisements, Echo Replies).
+    pub replied: Counter,
+    /// Packets the tx queues took.
+    pub tx: Counter,
+    /// Poll rounds that found no packet on any queue.
+    pub idle_polls: Counter,
+    drops: [Counter; DROP_REASONS],
+}
+
+impl CoreCounters {
+    /// Counts one dropped packet.
+    #[inline]
+    pub fn drop_packet(&self, reason: DropReason) {
+        self.drops[reason as usize].add(1);
+    }
+
+    /// Counts `n` dropped packets.
+    #[inline]
+    pub fn drop_packets(&self, reason: DropReason, n: u64) {
+        self.drops[reason as usize].add(n);
+    }
+
+    /// Packets dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize].get()
+    }
+
+    /// All drops, every reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.drops.iter().map(Counter::get).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        assert!(names.iter().all(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        }));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DROP_REASONS);
+    }
+
+    #[test]
+    fn counts_per_reason() {
+        let c = CoreCounters::default();
+        c.drop_packet(DropReason::NoRoute);
+        c.drop_packets(DropReason::TxFull, 3);
+        assert_eq!(c.dropped(DropReason::NoRoute), 1);
+        assert_eq!(c.dropped(DropReason::TxFull), 3);
+        assert_eq!(c.dropped(DropReason::NotIpv6), 0);
+        assert_eq!(c.dropped_total(), 4);
+    }
+}

@@ -1,0 +1,27 @@
+//! v6fwd: an IPv6 router dataplane on DPDK.
+//!
+//! The crate reads in one direction:
+//! - [`ffi`] binds DPDK and knows nothing of IPv6;
+//! - [`wire`], [`route`], [`neigh`] and [`dataplane`] are the packet logic, plain code over
+//!   bytes and ids that knows nothing of DPDK;
+//! - [`worker`] is the one place where the two meet: polling cores that run the logic on
+//!   bursts of mbufs;
+//! - [`router`] starts and stops it all from a [`config`], on the management thread.
+
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+#[path = "../ffi/mod.rs"]
+pub mod ffi;
+
+pub mod config;
+pub mod counters;
+pub mod dataplane;
+pub mod lab;
+pub mod neigh;
+pub mod report;
+pub mod route;
+pub mod router;
+pub mod testvec;
+pub mod wire;
+pub mod worker;

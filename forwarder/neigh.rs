@@ -1,0 +1,71 @@
+//! Static neighbor entries: the link-layer address of a neighbor on a port, as configured.
+//!
+//! The table is built once and then only read by every worker. It resolves next hops that
+//! the configuration names; an address it does not hold is not resolved (Neighbor
+//! Discovery's address resolution does not run in this forwarder yet).
+
+use std::net::Ipv6Addr;
+
+use rustc_hash::FxHashMap;
+
+use crate::wire::MacAddr;
+
+/// One configured neighbor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbor {
+    pub port: u16,
+    pub addr: Ipv6Addr,
+    pub lladdr: MacAddr,
+}
+
+/// Neighbors by (port, address).
+#[derive(Debug, Default)]
+pub struct NeighborTable {
+    entries: FxHashMap<(u16, Ipv6Addr), MacAddr>,
+}
+
+impl NeighborTable {
+    pub fn new(neighbors: &[Neighbor]) -> NeighborTable {
+        NeighborTable {
+            entries: neighbors
+                .iter()
+                .map(|n| ((n.port, n.addr), n.lladdr))
+                .collect(),
+        }
+    }
+
+    /// The link-layer address of `addr` on `port`.
+    #[inline]
+    pub fn lookup(&self, port: u16, addr: &Ipv6Addr) -> Option<MacAddr> {
+        self.entries.get(&(port, *addr)).copied()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_per_port() {
+        let a: Ipv6Addr = "fe80::1".parse().unwrap();
+        let m: MacAddr = "02:00:00:00:00:01".parse().unwrap();
+        let t = NeighborTable::new(&[Neighbor {
+            port: 1,
+            addr: a,
+            lladdr: m,
+        }]);
+        assert_eq!(t.lookup(1, &a), Some(m));
+        assert_eq!(t.lookup(0, &a), None);
+        assert_eq!(t.len(), 1);
+    }
+}

@@ -1,0 +1,158 @@
+//! The counters a run ends with: per port, per core and per drop reason, and the mempool's
+//! balance. Printed as text on exit, or as JSON for scripts and tests.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::counters::{CoreCounters, DropReason};
+use crate::ffi::PortStats;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortReport {
+    pub name: String,
+    pub device: String,
+    pub port_id: u16,
+    pub mac: String,
+    pub stats: PortStats,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoreReport {
+    pub lcore: u32,
+    pub rx: u64,
+    pub forwarded: u64,
+    pub replied: u64,
+    pub tx: u64,
+    pub idle_polls: u64,
+    pub dropped: u64,
+    /// Drops by reason; reasons with no drop are left out.
+    pub drops: BTreeMap<&'static str, u64>,
+}
+
+impl CoreReport {
+    pub fn new(lcore: u32, c: &CoreCounters) -> CoreReport {
+        CoreReport {
+            lcore,
+            rx: c.rx.get(),
+            forwarded: c.forwarded.get(),
+            replied: c.replied.get(),
+            tx: c.tx.get(),
+            idle_polls: c.idle_polls.get(),
+            dropped: c.dropped_total(),
+            drops: DropReason::ALL
+                .iter()
+                .map(|r| (r.name(), c.dropped(*r)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+}
+
+/// Mbufs out of the pool when forwarding started and when it stopped. They differ only if
+/// a packet was lost without being freed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MempoolReport {
+    pub size: u32,
+    pub in_use_at_start: u32,
+    pub in_use_at_exit: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub seconds: f64,
+    pub ports: Vec<PortReport>,
+    pub cores: Vec<CoreReport>,
+    /// Drops by reason over all cores, every reason listed.
+    pub drops: BTreeMap<&'static str, u64>,
+    pub mempool: MempoolReport,
+}
+
+impl Report {
+    pub fn new(
+        seconds: f64,
+        ports: Vec<PortReport>,
+        cores: Vec<CoreReport>,
+        mempool: MempoolReport,
+    ) -> Report {
+        let mut drops: BTreeMap<&'static str, u64> =
+            DropReason::ALL.iter().map(|r| (r.name(), 0)).collect();
+        for c in &cores {
+            for (name, n) in &c.drops {
+                *drops.entry(name).or_default() += n;
+            }
+        }
+        Report {
+            seconds,
+            ports,
+            cores,
+            drops,
+            mempool,
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "v6fwd ran {:.1} s", self.seconds)?;
+        writeln!(
+            f,
+            "{:<10} {:<20} {:>12} {:>12} {:>14} {:>14} {:>8} {:>8} {:>8}",
+            "port",
+            "mac",
+            "rx_packets",
+            "tx_packets",
+            "rx_bytes",
+            "tx_bytes",
+            "missed",
+            "rx_err",
+            "tx_err"
+        )?;
+        for p in &self.ports {
+            let s = &p.stats;
+            writeln!(
+                f,
+                "{:<10} {:<20} {:>12} {:>12} {:>14} {:>14} {:>8} {:>8} {:>8}",
+                p.name,
+                p.mac,
+                s.rx_packets,
+                s.tx_packets,
+                s.rx_bytes,
+                s.tx_bytes,
+                s.rx_missed,
+                s.rx_errors,
+                s.tx_errors
+            )?;
+        }
+        writeln!(
+            f,
+            "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            "core", "rx", "forwarded", "replied", "tx", "dropped"
+        )?;
+        for c in &self.cores {
+            writeln!(
+                f,
+                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12}",
+                format!("lcore{}", c.lcore),
+                c.rx,
+                c.forwarded,
+                c.replied,
+                c.tx,
+                c.dropped
+            )?;
+        }
+        writeln!(f, "drops by reason:")?;
+        for (name, n) in self.drops.iter().filter(|(_, n)| **n > 0) {
+            writeln!(f, "  {name:<24} {n:>12}")?;
+        }
+        if self.drops.values().all(|n| *n == 0) {
+            writeln!(f, "  none")?;
+        }
+        write!(
+            f,
+            "mempool: {} mbufs, {} in use at start, {} at exit",
+            self.mempool.size, self.mempool.in_use_at_start, self.mempool.in_use_at_exit
+        )
+    }
+}

@@ -1,0 +1,228 @@
+//! Neighbor Solicitation and Advertisement bodies and the link-layer address options,
+//! [RFC 4861 sections 4.3, 4.4 and 4.6.1](https://www.rfc-editor.org/rfc/rfc4861#section-4.3).
+//!
+//! ```text
+//! Neighbor Solicitation / Advertisement (after the 4-byte ICMPv6 header):
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |R|S|O|                     Reserved                            |   (NA flags; NS: 0)
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                       Target Address (128 bits)               |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |   Options ...
+//!
+//! Source/Target Link-layer Address option (Ethernet):
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |     Type      |    Length     |    Link-Layer Address ...     |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+
+use std::net::Ipv6Addr;
+
+use super::MacAddr;
+use super::icmpv6;
+
+/// Length of an NS or NA message without options, ICMPv6 header included.
+pub const MESSAGE_LEN: usize = 24;
+/// Option type: Source Link-layer Address.
+pub const OPT_SOURCE_LLADDR: u8 = 1;
+/// Option type: Target Link-layer Address.
+pub const OPT_TARGET_LLADDR: u8 = 2;
+/// Length of a link-layer address option for Ethernet: one unit of 8 bytes.
+pub const LLADDR_OPT_LEN: usize = 8;
+/// Hop limit that ND messages carry and receivers require (RFC 4861 sections 7.1.1, 7.1.2).
+pub const ND_HOP_LIMIT: u8 = 255;
+
+/// NA flag: the sender is a router.
+pub const FLAG_ROUTER: u8 = 0x80;
+/// NA flag: sent in response to a solicitation.
+pub const FLAG_SOLICITED: u8 = 0x40;
+/// NA flag: the advertisement should override a cached link-layer address.
+pub const FLAG_OVERRIDE: u8 = 0x20;
+
+/// Why a Neighbor Solicitation fails the validity checks of RFC 4861 section 7.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NsError {
+    #[error("hop limit is not 255")]
+    HopLimit,
+    #[error("ICMP code is not 0")]
+    Code,
+    #[error("message shorter than 24 bytes")]
+    Short,
+    #[error("target is a multicast address")]
+    MulticastTarget,
+    #[error("an option has length zero or runs past the message")]
+    BadOption,
+    #[error("unspecified source to a non-solicited-node destination")]
+    UnspecifiedSourceDestination,
+    #[error("unspecified source with a source link-layer address option")]
+    UnspecifiedSourceWithLladdr,
+}
+
+/// A Neighbor Solicitation that passed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Solicitation {
+    pub target: Ipv6Addr,
+    pub source_lladdr: Option<MacAddr>,
+}
+
+/// Validates a Neighbor Solicitation as RFC 4861 section 7.1.1 requires, except for the
+/// checksum, which the caller has verified. `msg` is the ICMPv6 message, header included,
+/// cut to the IPv6 payload length.
+pub fn parse_solicitation(
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    hop_limit: u8,
+    msg: &[u8],
+) -> Result<Solicitation, NsError> {
+    // RFC 4861 7.1.1: the IP Hop Limit field has a value of 255.
+    if hop_limit != ND_HOP_LIMIT {
+        return Err(NsError::HopLimit);
+    }
+    // RFC 4861 7.1.1: ICMP Code is 0; ICMP length is 24 or more octets.
+    if msg.len() < MESSAGE_LEN {
+        return Err(NsError::Short);
+    }
+    if msg[1] != 0 {
+        return Err(NsError::Code);
+    }
+    let mut t = [0u8; 16];
+    t.copy_from_slice(&msg[8..24]);
+    let target = Ipv6Addr::from(t);
+    // RFC 4861 7.1.1: Target Address is not a multicast address.
+    if target.is_multicast() {
+        return Err(NsError::MulticastTarget);
+    }
+
+    let mut source_lladdr = None;
+    let mut opts = &msg[MESSAGE_LEN..];
+    while !opts.is_empty() {
+        // RFC 4861 7.1.1: all included options have a length that is greater than zero.
+        if opts.len() < 2 || opts[1] == 0 {
+            return Err(NsError::BadOption);
+        }
+        let len = usize::from(opts[1]) * 8;
+        if len > opts.len() {
+            return Err(NsError::BadOption);
+        }
+        // RFC 4861 4.6.1: the Ethernet address fills the 6 bytes after type and length.
+        if opts[0] == OPT_SOURCE_LLADDR && len == LLADDR_OPT_LEN {
+            source_lladdr = Some(MacAddr([
+                opts[2], opts[3], opts[4], opts[5], opts[6], opts[7],
+            ]));
+        }
+        opts = &opts[len..];
+    }
+
+    if src.is_unspecified() {
+        // RFC 4861 7.1.1: if the IP source address is the unspecified address, the IP
+        // destination address is a solicited-node multicast address, and there is no
+        // source link-layer address option in the message.
+        if !super::ipv6::is_solicited_node(dst) {
+            return Err(NsError::UnspecifiedSourceDestination);
+        }
+        if source_lladdr.is_some() {
+            return Err(NsError::UnspecifiedSourceWithLladdr);
+        }
+    }
+    Ok(Solicitation {
+        target,
+        source_lladdr,
+    })
+}
+
+/// Writes a Neighbor Advertisement for `target` with `flags` and a Target Link-layer
+/// Address option carrying `lladdr` into `buf`, checksum field zero. Returns its length,
+/// or `None` if `buf` is too small.
+pub fn write_advertisement(
+    buf: &mut [u8],
+    target: &Ipv6Addr,
+    flags: u8,
+    lladdr: MacAddr,
+) -> Option<usize> {
+    let len = MESSAGE_LEN + LLADDR_OPT_LEN;
+    let out = buf.get_mut(..len)?;
+    out[0] = icmpv6::NEIGHBOR_ADVERT;
+    out[1] = 0;
+    out[2..4].copy_from_slice(&[0, 0]);
+    out[4..8].copy_from_slice(&[flags, 0, 0, 0]);
+    out[8..24].copy_from_slice(&target.octets());
+    out[24] = OPT_TARGET_LLADDR;
+    out[25] = 1;
+    out[26..32].copy_from_slice(&lladdr.0);
+    Some(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testvec;
+
+    fn ns_parts(frame: &[u8]) -> (Ipv6Addr, Ipv6Addr, u8, &[u8]) {
+        let ip = super::super::Ipv6Packet::new(&frame[14..]).unwrap();
+        let plen = usize::from(ip.payload_len());
+        (ip.src(), ip.dst(), ip.hop_limit(), &frame[54..54 + plen])
+    }
+
+    #[test]
+    fn multicast_solicitation_with_lladdr() {
+        let (s, d, hl, msg) = ns_parts(&testvec::NS_MULTICAST_FRAME);
+        let ns = parse_solicitation(&s, &d, hl, msg).unwrap();
+        assert_eq!(ns.target, "2001:db8:1::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(ns.source_lladdr, Some("02:00:00:00:01:02".parse().unwrap()));
+    }
+
+    #[test]
+    fn validity_checks_of_7_1_1() {
+        let (s, d, _, msg) = ns_parts(&testvec::NS_MULTICAST_FRAME);
+        assert_eq!(parse_solicitation(&s, &d, 254, msg), Err(NsError::HopLimit));
+        assert_eq!(
+            parse_solicitation(&s, &d, 255, &msg[..23]),
+            Err(NsError::Short)
+        );
+
+        let mut m = msg.to_vec();
+        m[1] = 1;
+        assert_eq!(parse_solicitation(&s, &d, 255, &m), Err(NsError::Code));
+
+        let mut m = msg.to_vec();
+        m[8] = 0xff;
+        assert_eq!(
+            parse_solicitation(&s, &d, 255, &m),
+            Err(NsError::MulticastTarget)
+        );
+
+        let mut m = msg.to_vec();
+        m[25] = 0;
+        assert_eq!(parse_solicitation(&s, &d, 255, &m), Err(NsError::BadOption));
+
+        let mut m = msg.to_vec();
+        m[25] = 2;
+        assert_eq!(parse_solicitation(&s, &d, 255, &m), Err(NsError::BadOption));
+
+        let u = Ipv6Addr::UNSPECIFIED;
+        assert_eq!(
+            parse_solicitation(&u, &d, 255, msg),
+            Err(NsError::UnspecifiedSourceWithLladdr)
+        );
+        assert_eq!(
+            parse_solicitation(&u, &"2001:db8:1::1".parse().unwrap(), 255, &msg[..24]),
+            Err(NsError::UnspecifiedSourceDestination)
+        );
+        assert!(parse_solicitation(&u, &d, 255, &msg[..24]).is_ok());
+    }
+
+    #[test]
+    fn advertisement_layout() {
+        let mut buf = [0xaau8; 40];
+        let t: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let mac: MacAddr = "02:00:00:00:01:01".parse().unwrap();
+        let len = write_advertisement(&mut buf, &t, FLAG_ROUTER | FLAG_SOLICITED, mac).unwrap();
+        assert_eq!(len, 32);
+        assert_eq!(&buf[..8], &[136, 0, 0, 0, 0xc0, 0, 0, 0]);
+        assert_eq!(&buf[8..24], &t.octets());
+        assert_eq!(&buf[24..32], &[2, 1, 2, 0, 0, 0, 1, 1]);
+        assert!(write_advertisement(&mut buf[..31], &t, 0, mac).is_none());
+    }
+}

@@ -1,0 +1,119 @@
+//! The polling worker: the one place where DPDK and the packet logic meet.
+//!
+//! A worker runs on its own lcore, polls its own rx queue on every port in bursts, runs each
+//! packet through the [`Dataplane`] to completion, and sends on its own tx queue of each
+//! port. It never blocks, takes no lock and allocates nothing per packet; its counters are
+//! its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::counters::{CoreCounters, DropReason};
+use crate::dataplane::{Dataplane, Verdict};
+use crate::ffi::{LcoreId, MbufBatch, PortId, QueueId, RxBurst};
+
+/// What one worker needs to run.
+pub struct Worker {
+    pub lcore: LcoreId,
+    /// The queue this worker owns on every port, rx and tx alike.
+    pub queue: QueueId,
+    /// The DPDK port of each configured port, by configuration index.
+    pub ports: Vec<PortId>,
+    pub burst: usize,
+    pub dataplane: Arc<Dataplane>,
+    pub counters: Arc<CoreCounters>,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Polls until `stop` is set. Returns 0, for `rte_eal_wait_lcore`.
+    pub fn run(self) -> i32 {
+        let mut rx = RxBurst::default();
+        let mut tx: Vec<MbufBatch> = self.ports.iter().map(|_| MbufBatch::default()).collect();
+        let mut drops = MbufBatch::default();
+        let c = &*self.counters;
+
+        while !self.stop.load(Ordering::Relaxed) {
+            let mut received = 0;
+            for (index, &port) in self.ports.iter().enumerate() {
+                let n = rx.rx(port, self.queue, self.burst);
+                if n == 0 {
+                    continue;
+                }
+                received += n;
+                c.rx.add(n as u64);
+                self.handle_burst(index as u16, &mut rx, &mut tx, &mut drops);
+            }
+            if received == 0 {
+                c.idle_polls.add(1);
+            }
+        }
+        0
+    }
+
+    /// Runs one received burst through the dataplane and sends what it yields.
+    #[inline]
+    fn handle_burst(
+        &self,
+        in_port: u16,
+        rx: &mut RxBurst,
+        tx: &mut [MbufBatch],
+        drops: &mut MbufBatch,
+    ) {
+        let c = &*self.counters;
+        for mut m in rx.by_ref() {
+            let seg_len = m.len();
+            let pkt_len = m.pkt_len();
+            let verdict = self
+                .dataplane
+                .handle(in_port, m.buffer_mut(), seg_len, pkt_len);
+            let (out, len) = match verdict {
+                Verdict::Forward { port, len } => {
+                    c.forwarded.add(1);
+                    (port, len)
+                }
+                Verdict::Reply { len } => {
+                    c.replied.add(1);
+                    (in_port, len)
+                }
+                Verdict::Drop(reason) => {
+                    c.drop_packet(reason);
+                    if let Err(m) = drops.push(m) {
+                        drop(m);
+                    }
+                    continue;
+                }
+            };
+            // Forwarded frames only shrink (padding); replies may grow into the tailroom,
+            // which the dataplane measured before writing.
+            let resized = if len <= pkt_len {
+                m.trim_to(len)
+            } else {
+                m.set_len(len)
+            };
+            if !resized {
+                c.drop_packet(DropReason::NoBufferRoom);
+                continue;
+            }
+            if let Err(m) = tx[usize::from(out)].push(m) {
+                // A batch holds a whole burst; this cannot happen while bursts are no
+                // larger than BURST_MAX, which the configuration ensures.
+                c.drop_packet(DropReason::TxFull);
+                drop(m);
+            }
+        }
+
+        for (port, batch) in self.ports.iter().zip(tx.iter_mut()) {
+            let queued = batch.len();
+            if queued == 0 {
+                continue;
+            }
+            let sent = batch.tx(*port, self.queue);
+            c.tx.add(sent as u64);
+            if sent < queued {
+                c.drop_packets(DropReason::TxFull, (queued - sent) as u64);
+            }
+        }
+        drops.free();
+    }
+}
