@@ -20,14 +20,8 @@ uint16_t v6fwd_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, u
 struct rte_mbuf *v6fwd_pktmbuf_alloc(struct rte_mempool *mp);
 void v6fwd_pktmbuf_free(struct rte_mbuf *m);
 void v6fwd_pktmbuf_free_bulk(struct rte_mbuf **m, unsigned int n);
-uint8_t *v6fwd_pktmbuf_data(struct rte_mbuf *m);
-uint16_t v6fwd_pktmbuf_data_len(const struct rte_mbuf *m);
-uint32_t v6fwd_pktmbuf_pkt_len(const struct rte_mbuf *m);
-uint16_t v6fwd_pktmbuf_nb_segs(const struct rte_mbuf *m);
-uint16_t v6fwd_pktmbuf_tailroom(const struct rte_mbuf *m);
 int v6fwd_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 char *v6fwd_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
-unsigned int v6fwd_lcore_id(void);
 int v6fwd_errno(void);
 uint64_t v6fwd_rdtsc(void);
 uint64_t v6fwd_tsc_hz(void);

@@ -22,16 +22,26 @@ impl Mbuf {
         NonNull::new(unsafe { sys::v6fwd_pktmbuf_alloc(pool.as_ptr()) }).map(Mbuf)
     }
 
+    /// The mbuf header. Its fields are read here in Rust, as DPDK's own inline accessors
+    /// (`rte_pktmbuf_mtod`, `rte_pktmbuf_data_len`, ...) read them in C: the layout comes
+    /// from bindgen over the same headers and flags the C side is built with, and a call
+    /// into the shim per field would cost more than the read on the per-packet path.
+    #[inline]
+    fn header(&self) -> &sys::rte_mbuf {
+        // SAFETY: the pointer is a valid mbuf owned by self for as long as self lives.
+        unsafe { self.0.as_ref() }
+    }
+
     /// The bytes of the first segment.
     #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: the mbuf is owned by self; its first segment holds data_len initialised
-        // bytes from the data pointer.
+        let h = self.header();
+        // SAFETY: the segment's buffer holds data_len initialised bytes from buf_addr +
+        // data_off (rte_pktmbuf_mtod), and the mbuf is owned by self.
         unsafe {
-            let m = self.0.as_ptr();
             std::slice::from_raw_parts(
-                sys::v6fwd_pktmbuf_data(m),
-                sys::v6fwd_pktmbuf_data_len(m).into(),
+                h.buf_addr.cast::<u8>().add(usize::from(h.data_off)),
+                usize::from(h.data_len),
             )
         }
     }
@@ -40,23 +50,22 @@ impl Mbuf {
     /// is free space a reply may grow into (then [`Mbuf::set_len`]).
     #[inline]
     pub fn buffer_mut(&mut self) -> &mut [u8] {
-        // SAFETY: the mbuf is owned by self and borrowed mutably; the segment's buffer has
-        // data_len + tailroom bytes from the data pointer. The tailroom is uninitialised in
-        // principle, but DPDK's pools hand out buffers whose memory was zeroed at pool
-        // creation and only ever written with bytes, so every byte is an initialised u8.
-        unsafe {
-            let m = self.0.as_ptr();
-            let len = usize::from(sys::v6fwd_pktmbuf_data_len(m))
-                + usize::from(sys::v6fwd_pktmbuf_tailroom(m));
-            std::slice::from_raw_parts_mut(sys::v6fwd_pktmbuf_data(m), len)
-        }
+        let h = self.header();
+        let start = usize::from(h.data_off);
+        // The buffer runs buf_len bytes from buf_addr; the data starts data_off into it
+        // (rte_pktmbuf_tailroom is what lies past data_len).
+        let len = usize::from(h.buf_len).saturating_sub(start);
+        let base = h.buf_addr.cast::<u8>();
+        // SAFETY: the mbuf is owned by self and borrowed mutably, so nothing else reads or
+        // writes its buffer; [data_off, buf_len) lies inside the buffer. The bytes past
+        // the data are memory DPDK allocated for packets, treated as plain bytes.
+        unsafe { std::slice::from_raw_parts_mut(base.add(start), len) }
     }
 
     /// Length of the first segment.
     #[inline]
     pub fn len(&self) -> usize {
-        // SAFETY: reads a field of an owned mbuf.
-        usize::from(unsafe { sys::v6fwd_pktmbuf_data_len(self.0.as_ptr()) })
+        usize::from(self.header().data_len)
     }
 
     /// Whether the first segment is empty.
@@ -68,15 +77,13 @@ impl Mbuf {
     /// Length of the whole packet, all segments.
     #[inline]
     pub fn pkt_len(&self) -> usize {
-        // SAFETY: reads a field of an owned mbuf.
-        unsafe { sys::v6fwd_pktmbuf_pkt_len(self.0.as_ptr()) as usize }
+        self.header().pkt_len as usize
     }
 
     /// Number of segments.
     #[inline]
     pub fn segments(&self) -> u16 {
-        // SAFETY: reads a field of an owned mbuf.
-        unsafe { sys::v6fwd_pktmbuf_nb_segs(self.0.as_ptr()) }
+        self.header().nb_segs
     }
 
     /// Sets the length of a single-segment packet, cutting or growing into the tailroom.

@@ -30,31 +30,6 @@ void v6fwd_pktmbuf_free_bulk(struct rte_mbuf **m, unsigned int n)
 	rte_pktmbuf_free_bulk(m, n);
 }
 
-uint8_t *v6fwd_pktmbuf_data(struct rte_mbuf *m)
-{
-	return rte_pktmbuf_mtod(m, uint8_t *);
-}
-
-uint16_t v6fwd_pktmbuf_data_len(const struct rte_mbuf *m)
-{
-	return rte_pktmbuf_data_len(m);
-}
-
-uint32_t v6fwd_pktmbuf_pkt_len(const struct rte_mbuf *m)
-{
-	return rte_pktmbuf_pkt_len(m);
-}
-
-uint16_t v6fwd_pktmbuf_nb_segs(const struct rte_mbuf *m)
-{
-	return m->nb_segs;
-}
-
-uint16_t v6fwd_pktmbuf_tailroom(const struct rte_mbuf *m)
-{
-	return rte_pktmbuf_tailroom(m);
-}
-
 int v6fwd_pktmbuf_trim(struct rte_mbuf *m, uint16_t len)
 {
 	return rte_pktmbuf_trim(m, len);
@@ -63,11 +38,6 @@ int v6fwd_pktmbuf_trim(struct rte_mbuf *m, uint16_t len)
 char *v6fwd_pktmbuf_append(struct rte_mbuf *m, uint16_t len)
 {
 	return rte_pktmbuf_append(m, len);
-}
-
-unsigned int v6fwd_lcore_id(void)
-{
-	return rte_lcore_id();
 }
 
 int v6fwd_errno(void)

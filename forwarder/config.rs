@@ -335,8 +335,9 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
 
     let mut routes: Vec<Route> = Vec::new();
     for (i, p) in ports.iter().enumerate() {
+        // Link-local subnets get no route: nothing is forwarded to them.
         for a in &p.addresses {
-            if a.len < 128 {
+            if a.len < 128 && !a.addr.is_unicast_link_local() {
                 routes.push(Route {
                     prefix: a.network(),
                     port: i as u16,
@@ -725,4 +726,214 @@ fn validate_neighbor(
         addr,
         lladdr: lladdr?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+workers = [1, 2]
+
+[[port]]
+name = "lan"
+device = "net_af_packet0,iface=veth0"
+addresses = ["2001:db8:1::1/64", "fe80::1/64"]
+
+[[port]]
+device = "0000:03:00.0"
+mtu = 9000
+addresses = ["2001:db8:2::1/64"]
+
+[[route]]
+prefix = "::/0"
+via = "2001:db8:2::ff"
+
+[[route]]
+prefix = "2001:db8:100::/48"
+via = "fe80::2"
+port = "lan"
+
+[[route]]
+prefix = "2001:db8:200::/48"
+port = "port1"
+
+[[neighbor]]
+address = "2001:db8:2::ff"
+lladdr = "02:00:00:00:00:ff"
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new("r.toml")) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn good_config() {
+        let c = Config::parse(GOOD, Path::new("r.toml")).unwrap();
+        assert_eq!(c.workers, [1, 2]);
+        assert_eq!(c.ports[0].name, "lan");
+        assert_eq!(
+            c.ports[0].device,
+            Device::Vdev("net_af_packet0,iface=veth0".into())
+        );
+        assert_eq!(c.ports[0].device.name(), "net_af_packet0");
+        assert_eq!(c.ports[1].name, "port1");
+        assert_eq!(c.ports[1].device, Device::Name("0000:03:00.0".into()));
+        assert_eq!((c.ports[0].mtu, c.ports[1].mtu), (DEFAULT_MTU, 9000));
+        // Two connected subnets (not fe80::/64), then the three static routes.
+        assert_eq!(c.routes.len(), 5);
+        let default = c.routes.iter().find(|r| r.prefix.len == 0).unwrap();
+        assert_eq!(default.port, 1);
+        assert_eq!(
+            default.next_hop,
+            NextHop::Gateway("2001:db8:2::ff".parse().unwrap())
+        );
+        assert_eq!(c.neighbors[0].port, 1);
+        assert_eq!(c.burst, DEFAULT_BURST);
+        assert_eq!(c.port_index("port1"), Some(1));
+    }
+
+    #[test]
+    fn syntax_error_names_the_line() {
+        let e = errors("workers = [1\n[[port]]\n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("r.toml:2:"), "{}", e[0]);
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let e = errors("[[port]]\ndevice = \"x\"\nmtuu = 1500\n");
+        assert!(e[0].starts_with("r.toml:3:1: "), "{}", e[0]);
+        assert!(e[0].contains("mtuu"), "{}", e[0]);
+    }
+
+    #[test]
+    fn each_error_names_file_line_and_field() {
+        let text = GOOD
+            .replace("\"2001:db8:1::1/64\"", "\"2001:db8:1::1/129\"")
+            .replace("mtu = 9000", "mtu = 1000")
+            .replace("via = \"2001:db8:2::ff\"", "via = \"2001:db8:9::ff\"")
+            .replace("port = \"port1\"", "port = \"wan\"")
+            .replace("02:00:00:00:00:ff", "01:00:00:00:00:ff");
+        let e = errors(&text);
+        let expect = [
+            "r.toml:7:14: port[0].addresses[0]: \"2001:db8:1::1/129\": the length must be 0 to 128",
+            "r.toml:11:7: port[1].mtu: 1000 is out of range 1280 to 9600",
+            "r.toml:16:7: route[0].via: 2001:db8:9::ff is on no port's subnet",
+            "r.toml:25:8: route[2].port: no port is called \"wan\" (ports: lan, port1)",
+            "r.toml:29:10: neighbor[0].lladdr: 01:00:00:00:00:ff is not a unicast MAC address",
+        ];
+        assert_eq!(e, expect);
+    }
+
+    #[test]
+    fn semantic_errors() {
+        let base = "[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\"]\n";
+        let cases = [
+            (
+                "workers = []\n",
+                "workers: at least one worker lcore is needed",
+            ),
+            ("workers = [1, 1]\n", "workers: lcore 1 is listed twice"),
+            ("workers = [500]\n", "workers: lcore 500 is above 127"),
+            ("burst = 0\n", "burst: 0 is out of range 1 to 64"),
+            (
+                "[[route]]\nprefix = \"2001:db8::1/32\"\nport = \"port0\"\n",
+                "has host bits set (the prefix is 2001:db8::/32)",
+            ),
+            (
+                "[[route]]\nprefix = \"2001:db8:1::/64\"\nport = \"port0\"\n",
+                "2001:db8:1::/64 is the connected subnet of port0",
+            ),
+            (
+                "[[route]]\nprefix = \"::/0\"\n",
+                "a route needs `via`, `port`, or both",
+            ),
+            (
+                "[[route]]\nprefix = \"::/0\"\nvia = \"fe80::1\"\n",
+                "fe80::1 is link-local: name its port",
+            ),
+            (
+                "[[route]]\nprefix = \"ff00::/8\"\nport = \"port0\"\n",
+                "multicast is not routed",
+            ),
+            (
+                "[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\n[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::8\"\n",
+                "::/0 is routed twice",
+            ),
+            (
+                "[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00:01\"\n[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00:02\"\n",
+                "2001:db8:1::9 is configured twice on port0",
+            ),
+            (
+                "[[neighbor]]\naddress = \"ff02::1\"\nlladdr = \"02:00:00:00:00:01\"\n",
+                "ff02::1 is not a unicast address",
+            ),
+            (
+                "[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00\"\n",
+                "is not a MAC address",
+            ),
+        ];
+        for (extra, want) in cases {
+            let text = if extra.starts_with("[[") {
+                format!("{base}{extra}")
+            } else {
+                format!("{extra}{base}")
+            };
+            let e = errors(&text);
+            assert!(
+                e.iter().any(|m| m.contains(want)),
+                "{extra:?}: wanted {want:?}, got {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn port_errors() {
+        let two = "[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\"]\n[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\", \"ff02::1/64\", \"nope\"]\n";
+        let e = errors(two);
+        assert!(
+            e.iter()
+                .any(|m| m.contains("port[1].device: \"net_null0\" is used by two ports")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.contains("port[1].addresses[0]: 2001:db8:1::1 is configured twice")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.contains("port[1].addresses[1]: ff02::1 is not a unicast address")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.contains("port[1].addresses[2]: \"nope\" is not address/length")),
+            "{e:?}"
+        );
+        assert_eq!(
+            errors("workers = [1]\n"),
+            ["r.toml:1:1: port: no [[port]] is configured"]
+        );
+    }
+
+    #[test]
+    fn link_local_may_repeat_across_ports() {
+        let text = "[[port]]\ndevice = \"net_null0\"\naddresses = [\"fe80::1/64\"]\n[[port]]\ndevice = \"net_null1\"\naddresses = [\"fe80::1/64\"]\n";
+        assert!(Config::parse(text, Path::new("r.toml")).is_ok());
+    }
+
+    #[test]
+    fn unreadable_file() {
+        let e = Config::load(Path::new("/nonexistent/v6fwd.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/v6fwd.toml: cannot read:"),
+            "{e}"
+        );
+    }
 }

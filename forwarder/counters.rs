@@ -40,11 +40,11 @@ drop_reasons! {
     NotIpv6 => "not_ipv6", "The EtherType is not IPv6 (0x86dd).";
     Truncated => "truncated", "The frame is shorter than the Ethernet and IPv6 headers.";
     BadVersion => "bad_version", "The IP version field is not 6.";
-    BadLength => "bad_length", "The payload length runs past the end of the frame (or is 0, a jumbogram, which is not supported).";
+    BadLength => "bad_length", "The payload length runs past the end of the frame (or is 0 with a Hop-by-Hop header: a jumbogram, not supported).";
     OtherHost => "other_host", "The frame is addressed to another unicast MAC address.";
-    BadSource => "bad_source", "The source address is multicast, or unspecified on a packet to forward.";
-    MulticastDestination => "multicast_destination", "A multicast destination that the router does not listen to (multicast is not forwarded).";
-    ScopeViolation => "scope", "A link-local source or destination would cross links.";
+    BadSource => "bad_source", "The source address is multicast, or unspecified or loopback on a packet to forward.";
+    MulticastDestination => "multicast_destination", "A multicast destination the router does not listen to; multicast is not forwarded.";
+    ScopeViolation => "scope", "A link-local source or destination, or a loopback destination, would cross links.";
     HopLimitExceeded => "hop_limit_exceeded", "The hop limit ran out (0 or 1 on a packet to forward).";
     NoRoute => "no_route", "No route matches the destination.";
     NoNeighbor => "no_neighbor", "The next hop has no neighbor entry.";
@@ -53,8 +53,8 @@ drop_reasons! {
     IcmpChecksum => "icmp_bad_checksum", "An ICMPv6 message to the router has a wrong checksum.";
     NdInvalid => "nd_invalid", "A Neighbor Solicitation failed the checks of RFC 4861 section 7.1.1.";
     NdOtherTarget => "nd_other_target", "A Neighbor Solicitation for an address the port does not have.";
-    LocalUnsupported => "local_unsupported", "A packet to the router that it does not handle (a protocol, an ICMPv6 type, or extension headers).";
-    MultiSegment => "multi_segment", "A packet to the router that spans several buffers, or whose headers do.";
+    LocalUnsupported => "local_unsupported", "A packet to the router that it does not handle (another protocol, another ICMPv6 type, or extension headers).";
+    MultiSegment => "multi_segment", "A packet to the router spanning several buffers, or whose headers do.";
     NoBufferRoom => "no_buffer_room", "A reply did not fit in the buffer of the packet it answers.";
 }
 
@@ -139,6 +139,15 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), DROP_REASONS);
+    }
+
+    #[test]
+    fn readme_lists_every_reason() {
+        let readme = include_str!("../README.md");
+        for r in DropReason::ALL {
+            let row = format!("| `{}` | {} |", r.name(), r.help());
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn check(path: &std::path::Path) -> ExitCode {
         return ExitCode::from(2);
     };
     println!(
-        "{}: valid: {} port(s), {} worker(s), {} route(s) ({} connected), {} neighbor(s)",
+        "{}: valid: {} port(s), {} worker(s), {} route(s) ({} on-link), {} neighbor(s)",
         path.display(),
         config.ports.len(),
         config.workers.len(),

@@ -61,6 +61,7 @@ impl Worker {
         drops: &mut MbufBatch,
     ) {
         let c = &*self.counters;
+        let (mut forwarded, mut replied) = (0u64, 0u64);
         for mut m in rx.by_ref() {
             let seg_len = m.len();
             let pkt_len = m.pkt_len();
@@ -69,11 +70,11 @@ impl Worker {
                 .handle(in_port, m.buffer_mut(), seg_len, pkt_len);
             let (out, len) = match verdict {
                 Verdict::Forward { port, len } => {
-                    c.forwarded.add(1);
+                    forwarded += 1;
                     (port, len)
                 }
                 Verdict::Reply { len } => {
-                    c.replied.add(1);
+                    replied += 1;
                     (in_port, len)
                 }
                 Verdict::Drop(reason) => {
@@ -102,6 +103,9 @@ impl Worker {
                 drop(m);
             }
         }
+
+        c.forwarded.add(forwarded);
+        c.replied.add(replied);
 
         for (port, batch) in self.ports.iter().zip(tx.iter_mut()) {
             let queued = batch.len();

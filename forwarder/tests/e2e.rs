@@ -1,1 +1,387 @@
+//! End-to-end tests of the `v6fwd` binary with real DPDK virtual devices: Linux hosts in
+//! network namespaces pinging across it through af_packet, and crafted bad input replayed
+//! through the pcap driver. They need root, iproute2 and ping (the test script installs
+//! them); each starts v6fwd as a subprocess, since DPDK's EAL starts once per process.
 
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use v6fwd::lab::{self, Forwarder, TempFile, Topology};
+use v6fwd::testvec;
+use v6fwd::wire::Ipv6Packet;
+
+const EXE: &str = env!("CARGO_BIN_EXE_v6fwd");
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A tag unique to this test process and test, short enough for interface names.
+fn tag(letter: char) -> String {
+    format!("v6{letter}{}", std::process::id() % 100_000)
+}
+
+fn stop_and_report(fwd: Forwarder) -> Value {
+    let (status, out, err) = fwd.stop().expect("v6fwd stops");
+    assert!(status.success(), "v6fwd exited with {status}\n{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{out}\n{err}"))
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a counter: {v}"))
+}
+
+fn ping(host: &lab::Host, to: Ipv6Addr, count: u32) {
+    let out = host
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            &to.to_string(),
+        ])
+        .expect("ping runs");
+    assert!(
+        out.status.success(),
+        "{} could not ping {to}:\n{}{}",
+        host.netns,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hosts_ping_across_both_ways_and_counters_agree() {
+    let tag = tag('p');
+    let topo = Topology::create(&tag, 2).expect("namespaces (are we root?)");
+    let config = TempFile::new(
+        &format!("{tag}.toml"),
+        lab::router_config(&topo, 1).as_bytes(),
+    )
+    .unwrap();
+    let fwd = Forwarder::start(
+        Path::new(EXE),
+        &config.0,
+        &["--json"],
+        &lab::eal_args(&tag),
+        START_TIMEOUT,
+    )
+    .expect("v6fwd starts");
+
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    ping(h1, h2.addr, 5);
+    ping(h2, h1.addr, 5);
+    ping(h1, h1.gateway, 3);
+    ping(h2, h1.gateway, 2);
+    let r = stop_and_report(fwd);
+
+    let core = &r["cores"][0];
+    // Each ping across is a request and a reply through the router: 2 x (5 + 5).
+    assert_eq!(n(&core["forwarded"]), 20, "{r:#}");
+    // Echo replies from the router, plus its answers to the hosts' solicitations.
+    assert!(n(&core["replied"]) >= 5, "{r:#}");
+
+    let ports = r["ports"].as_array().unwrap();
+    let port_rx: u64 = ports.iter().map(|p| n(&p["stats"]["rx_packets"])).sum();
+    let port_tx: u64 = ports.iter().map(|p| n(&p["stats"]["tx_packets"])).sum();
+    assert_eq!(
+        port_rx,
+        n(&core["rx"]),
+        "what the ports received, the core handled"
+    );
+    assert_eq!(
+        port_tx,
+        n(&core["tx"]),
+        "what the core sent, the ports sent"
+    );
+    assert_eq!(n(&core["tx"]), n(&core["forwarded"]) + n(&core["replied"]));
+    assert_eq!(
+        n(&core["rx"]),
+        n(&core["forwarded"]) + n(&core["replied"]) + n(&core["dropped"])
+    );
+    // The hosts' own chatter (MLD reports, router solicitations) is all the router drops.
+    for (reason, count) in r["drops"].as_object().unwrap() {
+        if !["multicast_destination", "local_unsupported"].contains(&reason.as_str()) {
+            assert_eq!(n(count), 0, "unexpected drops for {reason}: {r:#}");
+        }
+    }
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
+
+/// The pcap driver's first port's MAC (the driver numbers its ports 02:70:63:61:70:NN).
+const PCAP0_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
+const PCAP1_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
+const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 1, 2];
+const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 2, 2];
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn udp(dst: &str, hop_limit: u8) -> Vec<u8> {
+    testvec::udp_frame(
+        PCAP0_MAC,
+        HOST_MAC,
+        a("2001:db8:1::2"),
+        a(dst),
+        hop_limit,
+        (4000, 5000),
+        18,
+    )
+}
+
+struct PcapRun {
+    report: Value,
+    sent_port0: Vec<Vec<u8>>,
+    sent_port1: Vec<Vec<u8>>,
+}
+
+/// Replays `frames` into port 0 through the pcap driver and returns the report and what
+/// each port sent.
+fn replay(tag: &str, frames: &[Vec<u8>]) -> PcapRun {
+    let dir = std::env::temp_dir().join(format!("{tag}-pcap"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| -> PathBuf { dir.join(name) };
+    testvec::write_pcap(std::fs::File::create(path("in.pcap")).unwrap(), frames).unwrap();
+    testvec::write_pcap(std::fs::File::create(path("empty.pcap")).unwrap(), &[]).unwrap();
+    let config = format!(
+        r#"workers = [1]
+mbufs = 2047
+rx_descriptors = 128
+tx_descriptors = 128
+
+[[port]]
+device = "net_pcap0,rx_pcap={in_pcap},tx_pcap={out0}"
+addresses = ["2001:db8:1::1/64"]
+
+[[port]]
+device = "net_pcap1,rx_pcap={empty},tx_pcap={out1}"
+addresses = ["2001:db8:2::1/64"]
+
+[[route]]
+prefix = "2001:db8:100::/40"
+via = "2001:db8:2::2"
+
+[[neighbor]]
+address = "2001:db8:2::2"
+lladdr = "02:00:00:00:02:02"
+"#,
+        in_pcap = path("in.pcap").display(),
+        empty = path("empty.pcap").display(),
+        out0 = path("out0.pcap").display(),
+        out1 = path("out1.pcap").display(),
+    );
+    let config = TempFile::new(&format!("{tag}.toml"), config.as_bytes()).unwrap();
+    let fwd = Forwarder::start(
+        Path::new(EXE),
+        &config.0,
+        &["--json"],
+        &lab::eal_args(tag),
+        START_TIMEOUT,
+    )
+    .expect("v6fwd starts");
+    // The pcap driver hands the file over in the first polls; wait until the port has
+    // delivered every frame, with a bound.
+    std::thread::sleep(Duration::from_millis(1500));
+    let report = stop_and_report(fwd);
+    let read = |name: &str| testvec::read_pcap(std::fs::File::open(path(name)).unwrap()).unwrap();
+    let run = PcapRun {
+        report,
+        sent_port0: read("out0.pcap"),
+        sent_port1: read("out1.pcap"),
+    };
+    std::fs::remove_dir_all(&dir).unwrap();
+    run
+}
+
+#[test]
+fn bad_input_is_dropped_counted_and_freed() {
+    let good = udp("2001:db8:100::7", 64);
+
+    let mut ipv4 = good.clone();
+    ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
+    let mut arp = good.clone();
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    let mut vlan = good.clone();
+    vlan[12..14].copy_from_slice(&[0x81, 0x00]);
+    let mut version4 = good.clone();
+    version4[14] = 0x45;
+    let mut lying = good.clone();
+    lying[18..20].copy_from_slice(&1000u16.to_be_bytes());
+    let mut other_host = good.clone();
+    other_host[0..6].copy_from_slice(&[0x02, 0, 0, 0, 9, 9]);
+    let multicast_src = testvec::udp_frame(
+        PCAP0_MAC,
+        HOST_MAC,
+        a("ff02::1"),
+        a("2001:db8:100::7"),
+        64,
+        (1, 2),
+        8,
+    );
+    let echo = testvec::echo_request_frame(
+        PCAP0_MAC,
+        HOST_MAC,
+        a("2001:db8:1::2"),
+        a("2001:db8:1::1"),
+        56,
+    );
+    let mut ns = testvec::NS_MULTICAST_FRAME.to_vec();
+    // The solicitation asks for 2001:db8:1::1, port 0's address.
+    assert_eq!(&ns[62..78], &a("2001:db8:1::1").octets());
+
+    let frames = vec![
+        good.clone(),
+        good[..10].to_vec(),
+        good[..40].to_vec(),
+        ipv4,
+        arp,
+        vlan,
+        version4,
+        lying,
+        udp("2001:db8:100::7", 0),
+        udp("2001:db8:100::7", 1),
+        other_host,
+        multicast_src,
+        udp("2001:db9::1", 64),
+        echo.clone(),
+        std::mem::take(&mut ns),
+        good.clone(),
+        udp("2001:db8:100::8", 2),
+    ];
+    let run = replay(&tag('b'), &frames);
+    let r = &run.report;
+
+    let core = &r["cores"][0];
+    assert_eq!(n(&core["rx"]), frames.len() as u64, "{r:#}");
+    assert_eq!(n(&core["forwarded"]), 3, "{r:#}");
+    assert_eq!(n(&core["replied"]), 2, "{r:#}");
+    let drops = &r["drops"];
+    for (reason, count) in [
+        ("truncated", 2),
+        ("not_ipv6", 3),
+        ("bad_version", 1),
+        ("bad_length", 1),
+        ("hop_limit_exceeded", 2),
+        ("other_host", 1),
+        ("bad_source", 1),
+        ("no_route", 1),
+    ] {
+        assert_eq!(n(&drops[reason]), count, "{reason}: {r:#}");
+    }
+    assert_eq!(n(&core["dropped"]), 12, "{r:#}");
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+
+    // What went out of port 1: the three forwarded packets, rewritten for the gateway.
+    assert_eq!(run.sent_port1.len(), 3);
+    for (sent, original) in run
+        .sent_port1
+        .iter()
+        .zip([&frames[0], &frames[15], &frames[16]])
+    {
+        assert_eq!(&sent[0..6], &GW_MAC);
+        assert_eq!(&sent[6..12], &PCAP1_MAC);
+        assert_eq!(sent[21], original[21] - 1, "hop limit decremented");
+        assert_eq!(&sent[22..], &original[22..]);
+    }
+    // What went back out of port 0: the Echo Reply and the Neighbor Advertisement.
+    assert_eq!(run.sent_port0.len(), 2);
+    let reply = Ipv6Packet::new(&run.sent_port0[0][14..]).unwrap();
+    assert_eq!(
+        (reply.src(), reply.dst()),
+        (a("2001:db8:1::1"), a("2001:db8:1::2"))
+    );
+    assert_eq!(run.sent_port0[0][54], 129);
+    assert_eq!(&run.sent_port0[1][0..6], &HOST_MAC);
+    assert_eq!(run.sent_port0[1][54], 136);
+}
+
+fn v6fwd(args: &[&str]) -> std::process::Output {
+    Command::new(EXE).args(args).output().expect("v6fwd runs")
+}
+
+#[test]
+fn check_explains_a_bad_config() {
+    let bad = TempFile::new(
+        "bad-check.toml",
+        b"workers = [1]\n\n[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8::1/64\"]\n\n[[route]]\nprefix = \"::/0\"\nvia = \"2001:db9::1\"\n",
+    )
+    .unwrap();
+    let out = v6fwd(&["check", "--config", bad.0.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}:9:7: route[0].via: 2001:db9::1 is on no port's subnet",
+        bad.0.display()
+    );
+    assert!(err.contains(&want), "{err}");
+
+    let good = TempFile::new(
+        "good-check.toml",
+        b"[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8::1/64\"]\n",
+    )
+    .unwrap();
+    let out = v6fwd(&["check", "--config", good.0.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid: 1 port(s)"));
+}
+
+#[test]
+fn run_refuses_bad_config_and_bad_arguments_without_starting() {
+    let bad = TempFile::new(
+        "bad-run.toml",
+        b"[[port]]\ndevice = \"net_null0\"\nmtu = 99\n",
+    )
+    .unwrap();
+    let out = v6fwd(&[
+        "run",
+        "--config",
+        bad.0.to_str().unwrap(),
+        "--",
+        "--no-huge",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("port[0].mtu: 99 is out of range"));
+
+    let out = v6fwd(&["run", "--confg", "x.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--confg"));
+}
+
+#[test]
+fn missing_device_is_named() {
+    let tag = tag('m');
+    let cfg = TempFile::new(
+        &format!("{tag}-missing.toml"),
+        b"[[port]]\ndevice = \"0000:99:00.0\"\naddresses = [\"2001:db8::1/64\"]\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "run".to_string(),
+        "--config".into(),
+        cfg.0.display().to_string(),
+        "--".into(),
+    ];
+    args.extend(lab::eal_args(&tag));
+    let out = Command::new(EXE).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("port port0: device \"0000:99:00.0\" was not found"),
+        "{err}"
+    );
+}

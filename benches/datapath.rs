@@ -1,0 +1,179 @@
+//! Micro benchmarks of the packet logic on in-memory packets, without DPDK: header
+//! parsing, route lookup, and the whole per-packet decision with its header rewrite.
+//!
+//! `cargo bench --bench datapath`
+
+use std::hint::black_box;
+use std::net::Ipv6Addr;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use v6fwd::dataplane::{Dataplane, PortView, Verdict};
+use v6fwd::neigh::{Neighbor, NeighborTable};
+use v6fwd::route::{NextHop, Prefix, Route, RouteTable};
+use v6fwd::testvec;
+use v6fwd::wire::{EthernetFrame, Ipv6Packet, MacAddr};
+
+const R0_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const R1_MAC: [u8; 6] = [2, 0, 0, 0, 2, 1];
+const HOST_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+/// A /48 route for each of `count` prefixes inside 2001:db8::/32, all through one gateway.
+fn routes(count: usize) -> Vec<Route> {
+    let mut r = vec![
+        Route {
+            prefix: "2001:db8:1::/64".parse().unwrap(),
+            port: 0,
+            next_hop: NextHop::OnLink,
+        },
+        Route {
+            prefix: "2001:db8:2::/64".parse().unwrap(),
+            port: 1,
+            next_hop: NextHop::OnLink,
+        },
+    ];
+    r.extend((0..count).map(|i| Route {
+        prefix: Prefix::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0x100 + i as u16, 0, 0, 0, 0, 0),
+            48,
+        ),
+        port: 1,
+        next_hop: NextHop::Gateway(a("2001:db8:2::2")),
+    }));
+    r
+}
+
+fn router(route_count: usize) -> Dataplane {
+    let neighbors = NeighborTable::new(&[Neighbor {
+        port: 1,
+        addr: a("2001:db8:2::2"),
+        lladdr: MacAddr([2, 0, 0, 0, 2, 2]),
+    }]);
+    let table = RouteTable::build(&routes(route_count), |p, g| neighbors.lookup(p, g));
+    Dataplane::new(
+        vec![
+            PortView::new(MacAddr(R0_MAC), 1500, &[a("2001:db8:1::1")]),
+            PortView::new(MacAddr(R1_MAC), 1500, &[a("2001:db8:2::1")]),
+        ],
+        table,
+        neighbors,
+    )
+}
+
+/// 64-byte frames (without FCS) to `count` destinations spread over the routed /48s.
+fn frames(count: usize, route_count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let dst = Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0x100 + (i % route_count) as u16,
+                i as u16,
+                0,
+                0,
+                0,
+                1,
+            );
+            testvec::udp_frame(
+                R0_MAC,
+                HOST_MAC,
+                a("2001:db8:1::2"),
+                dst,
+                64,
+                (1000, 2000 + i as u16),
+                2,
+            )
+        })
+        .collect()
+}
+
+fn parse(c: &mut Criterion) {
+    let frame = frames(1, 1).remove(0);
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("ethernet_ipv6_fields", |b| {
+        b.iter(|| {
+            let f = black_box(&frame[..]);
+            let eth = EthernetFrame::new(f).unwrap();
+            let ip = Ipv6Packet::new(&f[14..]).unwrap();
+            black_box((
+                eth.ethertype(),
+                eth.destination(),
+                ip.version(),
+                ip.payload_len(),
+                ip.hop_limit(),
+                ip.dst(),
+            ))
+        })
+    });
+    g.finish();
+}
+
+fn lookup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("route_lookup");
+    g.throughput(Throughput::Elements(1024));
+    for count in [16usize, 1024, 60_000] {
+        let t = RouteTable::build(&routes(count), |_, _| None);
+        let dsts: Vec<Ipv6Addr> = (0..1024)
+            .map(|i| {
+                Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    0x100 + (i * 7 % count) as u16,
+                    i as u16,
+                    0,
+                    0,
+                    0,
+                    1,
+                )
+            })
+            .collect();
+        g.bench_function(format!("{count}_routes"), |b| {
+            b.iter(|| {
+                for d in &dsts {
+                    black_box(t.lookup(black_box(d)));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+fn forward(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dataplane");
+    let route_count = 256;
+    let dp = router(route_count);
+    let burst = frames(32, route_count);
+    let mut bufs = burst.clone();
+    g.throughput(Throughput::Elements(burst.len() as u64));
+    g.bench_function("forward_burst_32x64B", |b| {
+        b.iter(|| {
+            for (buf, orig) in bufs.iter_mut().zip(&burst) {
+                // Restore the hop limit the previous pass decremented.
+                buf[21] = orig[21];
+                let len = buf.len();
+                let v = dp.handle(0, buf, len, len);
+                debug_assert!(matches!(v, Verdict::Forward { .. }));
+                black_box(v);
+            }
+        })
+    });
+
+    let echo = testvec::ECHO_REQUEST_FRAME;
+    let mut buf = echo.to_vec();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("echo_reply", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&echo);
+            let len = buf.len();
+            black_box(dp.handle(0, &mut buf, len, len))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, lookup, forward);
+criterion_main!(benches);
