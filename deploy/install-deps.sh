@@ -16,6 +16,8 @@ packages=(
 	make
 	iproute2
 	iputils-ping
+	traceroute
+	ethtool
 	ndisc6
 	tcpdump
 	python3

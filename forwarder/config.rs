@@ -17,6 +17,10 @@
 //! [[neighbor]]
 //! address = "2001:db8:1::ff"
 //! lladdr = "02:00:00:00:00:ff"
+//!
+//! [icmp]
+//! error_rate = 100                # ICMPv6 errors per second per worker core
+//! error_burst = 10
 //! ```
 
 use std::collections::HashSet;
@@ -28,6 +32,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::dataplane::IcmpLimits;
 use crate::neigh::Neighbor;
 use crate::route::{NextHop, Prefix, Route};
 use crate::wire::MacAddr;
@@ -43,6 +48,12 @@ pub const DEFAULT_BURST: u16 = 32;
 pub const DEFAULT_MBUFS: u32 = 16383;
 /// The default number of rx and tx descriptors per queue.
 pub const DEFAULT_DESCRIPTORS: u16 = 1024;
+/// The default ICMPv6 error rate per worker core, per second.
+pub const DEFAULT_ICMP_ERROR_RATE: u32 = 100;
+/// The default number of ICMPv6 errors a core may send back to back.
+pub const DEFAULT_ICMP_ERROR_BURST: u32 = 10;
+/// Mbufs each lcore keeps in its mempool cache.
+pub const MEMPOOL_CACHE: u32 = 256;
 /// The highest lcore id DPDK accepts (its RTE_MAX_LCORE is 128 in the packaged builds).
 pub const MAX_LCORE: u32 = 127;
 
@@ -95,6 +106,8 @@ pub struct Config {
     /// Static routes and, first, the connected routes of the ports' subnets.
     pub routes: Vec<Route>,
     pub neighbors: Vec<Neighbor>,
+    /// How fast each worker core may send ICMPv6 errors (RFC 4443 section 2.4 (f)).
+    pub icmp: IcmpLimits,
 }
 
 /// One error in a configuration file, with where it is.
@@ -152,6 +165,15 @@ struct RawConfig {
     routes: Vec<Spanned<RawRoute>>,
     #[serde(default, rename = "neighbor")]
     neighbors: Vec<Spanned<RawNeighbor>>,
+    #[serde(default)]
+    icmp: RawIcmp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawIcmp {
+    error_rate: Option<Spanned<u32>>,
+    error_burst: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -295,12 +317,13 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         None => vec![1],
     };
 
+    // Vector rx paths of several drivers return nothing for bursts below 4.
     let burst = in_range(
         ck,
         raw.burst,
         "burst",
         DEFAULT_BURST,
-        1,
+        4,
         crate::ffi::BURST_MAX as u16,
     );
     let rx_descriptors = in_range(
@@ -319,6 +342,7 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         32,
         16384,
     );
+    let mbufs_span = raw.mbufs.as_ref().map_or(0..0, Spanned::span);
     let mbufs = in_range(
         ck,
         raw.mbufs,
@@ -327,11 +351,46 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         1023,
         16 * 1024 * 1024,
     );
+    let icmp = IcmpLimits {
+        rate: in_range(
+            ck,
+            raw.icmp.error_rate,
+            "icmp.error_rate",
+            DEFAULT_ICMP_ERROR_RATE,
+            0,
+            1_000_000,
+        ),
+        burst: in_range(
+            ck,
+            raw.icmp.error_burst,
+            "icmp.error_burst",
+            DEFAULT_ICMP_ERROR_BURST,
+            0,
+            1_000_000,
+        ),
+    };
 
     if raw.ports.is_empty() {
         ck.error(0..0, "port", "no [[port]] is configured");
     }
     let ports = validate_ports(ck, raw.ports);
+
+    // Every rx and tx descriptor of every queue may hold an mbuf, each lcore caches some,
+    // and each worker has a burst in flight: a smaller pool starves a queue.
+    let queues = (ports.len() * workers.len()) as u64;
+    let needed = queues * (u64::from(rx_descriptors) + u64::from(tx_descriptors))
+        + workers.len() as u64 * (u64::from(MEMPOOL_CACHE) + u64::from(burst))
+        + u64::from(MEMPOOL_CACHE);
+    if u64::from(mbufs) < needed {
+        ck.error(
+            mbufs_span,
+            "mbufs",
+            format!(
+                "{mbufs} mbufs cannot fill {queues} rx and tx queue pairs of {rx_descriptors} and \
+                 {tx_descriptors} descriptors with caches and bursts: {needed} at least"
+            ),
+        );
+    }
 
     let mut routes: Vec<Route> = Vec::new();
     for (i, p) in ports.iter().enumerate() {
@@ -402,6 +461,7 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         ports,
         routes,
         neighbors,
+        icmp,
     }
 }
 
@@ -456,7 +516,19 @@ fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortC
                 }
                 n
             }
-            None => format!("port{i}"),
+            None => {
+                let n = format!("port{i}");
+                if ports.iter().any(|q| q.name == n) {
+                    ck.error(
+                        p.device.span(),
+                        format!("{field}.name"),
+                        format!(
+                            "the default name {n:?} is taken by an earlier port: name this one"
+                        ),
+                    );
+                }
+                n
+            }
         };
 
         let dspan = p.device.span();
@@ -521,6 +593,22 @@ fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortC
             if clash.is_some() {
                 ck.error(span, afield, format!("{addr} is configured twice"));
                 continue;
+            }
+            // A subnet lives on one link: the same one on two ports would route it twice.
+            if prefix.len < 128 && !addr.is_unicast_link_local() {
+                let subnet = prefix.network();
+                if let Some(q) = ports.iter().find(|q| {
+                    q.addresses
+                        .iter()
+                        .any(|x| x.len == subnet.len && x.network() == subnet)
+                }) {
+                    ck.error(
+                        span,
+                        afield,
+                        format!("subnet {subnet} is already on {}", q.name),
+                    );
+                    continue;
+                }
             }
             all_addresses.push((addr, i));
             addresses.push(prefix);
@@ -793,6 +881,19 @@ lladdr = "02:00:00:00:00:ff"
         );
         assert_eq!(c.neighbors[0].port, 1);
         assert_eq!(c.burst, DEFAULT_BURST);
+        assert_eq!(
+            c.icmp,
+            IcmpLimits {
+                rate: DEFAULT_ICMP_ERROR_RATE,
+                burst: DEFAULT_ICMP_ERROR_BURST
+            }
+        );
+        let limited = Config::parse(
+            &format!("{GOOD}\n[icmp]\nerror_rate = 5\nerror_burst = 1\n"),
+            Path::new("r.toml"),
+        )
+        .unwrap();
+        assert_eq!(limited.icmp, IcmpLimits { rate: 5, burst: 1 });
         assert_eq!(c.port_index("port1"), Some(1));
     }
 
@@ -839,7 +940,7 @@ lladdr = "02:00:00:00:00:ff"
             ),
             ("workers = [1, 1]\n", "workers: lcore 1 is listed twice"),
             ("workers = [500]\n", "workers: lcore 500 is above 127"),
-            ("burst = 0\n", "burst: 0 is out of range 1 to 64"),
+            ("burst = 2\n", "burst: 2 is out of range 4 to 64"),
             (
                 "[[route]]\nprefix = \"2001:db8::1/32\"\nport = \"port0\"\n",
                 "has host bits set (the prefix is 2001:db8::/32)",
@@ -919,6 +1020,35 @@ lladdr = "02:00:00:00:00:ff"
             errors("workers = [1]\n"),
             ["r.toml:1:1: port: no [[port]] is configured"]
         );
+    }
+
+    #[test]
+    fn ports_do_not_share_names_or_subnets() {
+        let text = "[[port]]\nname = \"port1\"\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\"]\n[[port]]\ndevice = \"net_null1\"\naddresses = [\"2001:db8:1::2/64\"]\n";
+        let e = errors(text);
+        assert!(
+            e.iter()
+                .any(|m| m.contains("port[1].name: the default name \"port1\" is taken")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m
+                    .contains("port[1].addresses[0]: subnet 2001:db8:1::/64 is already on port1")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn pool_must_fill_the_queues() {
+        let text = "workers = [1, 2]\nmbufs = 2000\n[[port]]\ndevice = \"net_null0\"\n[[port]]\ndevice = \"net_null1\"\n";
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("r.toml:2:9: mbufs: 2000 mbufs cannot fill 4 rx and tx queue pairs"),
+            "{e:?}"
+        );
+        assert!(e[0].ends_with(": 9024 at least"), "{e:?}");
     }
 
     #[test]

@@ -41,8 +41,9 @@ drop_reasons! {
     Truncated => "truncated", "The frame is shorter than the Ethernet and IPv6 headers.";
     BadVersion => "bad_version", "The IP version field is not 6.";
     BadLength => "bad_length", "The payload length runs past the end of the frame (or is 0 with a Hop-by-Hop header: a jumbogram, not supported).";
-    OtherHost => "other_host", "The frame is addressed to another unicast MAC address.";
-    BadSource => "bad_source", "The source address is multicast, or unspecified or loopback on a packet to forward.";
+    OtherHost => "other_host", "The frame is addressed to another unicast MAC address, or a packet to forward came to a link-layer group address.";
+    BadDestination => "bad_destination", "The destination is the unspecified address.";
+    BadSource => "bad_source", "The source address is multicast or loopback, or unspecified on a packet to forward.";
     MulticastDestination => "multicast_destination", "A multicast destination the router does not listen to; multicast is not forwarded.";
     ScopeViolation => "scope", "A link-local source or destination, or a loopback destination, would cross links.";
     HopLimitExceeded => "hop_limit_exceeded", "The hop limit ran out (0 or 1 on a packet to forward).";
@@ -50,11 +51,18 @@ drop_reasons! {
     NoNeighbor => "no_neighbor", "The next hop has no neighbor entry.";
     TooBig => "too_big", "The packet is larger than the egress port's MTU.";
     TxFull => "tx_full", "The egress queue did not take the packet.";
+    TcpChecksum => "tcp_bad_checksum", "A TCP segment to the router has a wrong checksum.";
     IcmpChecksum => "icmp_bad_checksum", "An ICMPv6 message to the router has a wrong checksum.";
     NdInvalid => "nd_invalid", "A Neighbor Solicitation failed the checks of RFC 4861 section 7.1.1.";
     NdOtherTarget => "nd_other_target", "A Neighbor Solicitation for an address the port does not have.";
-    LocalUnsupported => "local_unsupported", "A packet to the router that it does not handle (another protocol, another ICMPv6 type, or extension headers).";
-    MultiSegment => "multi_segment", "A packet to the router spanning several buffers, or whose headers do.";
+    LocalUnsupported => "local_unsupported", "A packet to the router that it does not answer: ICMPv6 other than Echo Request and Neighbor Solicitation, multicast Echo Requests, ESP, AH, No Next Header, TCP resets and TCP to a multicast group.";
+    MultiSegment => "multi_segment", "A frame spanning several buffers (buffers are sized for the largest MTU, and frames are not chained).";
+    BadExtensionHeader => "bad_extension_header", "An extension header or option runs past the packet or is malformed.";
+    UnknownOption => "unknown_option", "An unrecognised Hop-by-Hop or Destination option whose type says to discard the packet.";
+    UnknownNextHeader => "unknown_next_header", "A packet to the router with a protocol it does not know (answered with Parameter Problem).";
+    PortUnreachable => "port_unreachable", "UDP to the router, which has no UDP service (answered with Destination Unreachable, port unreachable).";
+    FragmentToRouter => "fragment_to_router", "A fragment addressed to the router, which does not reassemble.";
+    RoutingHeader => "routing_header", "A packet to the router with a Routing header it would have to process (RFC 5095: type 0 included).";
     NoBufferRoom => "no_buffer_room", "A reply did not fit in the buffer of the packet it answers.";
 }
 
@@ -96,6 +104,10 @@ pub struct CoreCounters {
     pub replied: Counter,
     /// Packets the tx queues took.
     pub tx: Counter,
+    /// ICMPv6 errors sent.
+    pub icmp_errors: Counter,
+    /// ICMPv6 errors not sent because the core's error rate limit was reached.
+    pub icmp_rate_limited: Counter,
     /// Poll rounds that found no packet on any queue.
     pub idle_polls: Counter,
     drops: [Counter; DROP_REASONS],

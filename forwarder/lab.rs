@@ -41,6 +41,8 @@ pub struct Host {
     pub addr: Ipv6Addr,
     /// The router's address on this host's subnet, the host's default gateway.
     pub gateway: Ipv6Addr,
+    /// The link's MTU, on both ends.
+    pub mtu: u16,
 }
 
 impl Host {
@@ -60,20 +62,21 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Creates `count` hosts named from `tag` (at most 8 characters, so interface names
-    /// stay within Linux's 15).
+    /// Creates a host for each link MTU in `mtus`, named from `tag` (at most 8
+    /// characters, so interface names stay within Linux's 15).
     ///
     /// # Errors
     /// Fails if `ip` refuses a step (not root, names taken); what was made is removed.
-    pub fn create(tag: &str, count: u8) -> io::Result<Topology> {
+    pub fn create(tag: &str, mtus: &[u16]) -> io::Result<Topology> {
         let mut topo = Topology { hosts: Vec::new() };
-        for n in 1..=count {
+        for (n, &mtu) in (1u8..).zip(mtus) {
             let host = Host {
                 netns: format!("{tag}-h{n}"),
                 router_if: format!("{tag}r{n}"),
                 mac: MacAddr([0x02, 0, 0, 0, n, 0x02]),
                 addr: Ipv6Addr::new(0x2001, 0xdb8, u16::from(n), 0, 0, 0, 0, 2),
                 gateway: Ipv6Addr::new(0x2001, 0xdb8, u16::from(n), 0, 0, 0, 0, 1),
+                mtu,
             };
             // Whatever part of the host exists is removed with the topology.
             topo.hosts.push(host.clone());
@@ -105,7 +108,8 @@ fn setup_host(h: &Host, peer: &str) -> io::Result<()> {
         format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", h.router_if),
         "1",
     )?;
-    sh("ip", &["link", "set", &h.router_if, "up"])?;
+    let mtu = h.mtu.to_string();
+    sh("ip", &["link", "set", &h.router_if, "mtu", &mtu, "up"])?;
 
     sh("ip", &["-n", ns, "link", "set", "lo", "up"])?;
     sh("ip", &["-n", ns, "link", "set", peer, "name", "eth0"])?;
@@ -133,7 +137,11 @@ fn setup_host(h: &Host, peer: &str) -> io::Result<()> {
             "echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad",
         ],
     )?;
-    sh("ip", &["-n", ns, "link", "set", "eth0", "up"])?;
+    // A veth leaves checksums to be completed by the receiving kernel; the router reads
+    // the frames raw through af_packet and would pass them on unfinished. Hosts on a real
+    // wire finish their checksums, so these do too.
+    sh("ip", &["netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"])?;
+    sh("ip", &["-n", ns, "link", "set", "eth0", "mtu", &mtu, "up"])?;
     sh(
         "ip",
         &[
@@ -181,8 +189,8 @@ pub fn router_config(topo: &Topology, worker: u32) -> String {
         format!("workers = [{worker}]\nmbufs = 4095\nrx_descriptors = 256\ntx_descriptors = 256\n");
     for (i, h) in topo.hosts.iter().enumerate() {
         s.push_str(&format!(
-            "\n[[port]]\nname = \"port{i}\"\ndevice = \"net_af_packet{i},iface={}\"\naddresses = [\"{}/64\"]\n",
-            h.router_if, h.gateway
+            "\n[[port]]\nname = \"port{i}\"\ndevice = \"net_af_packet{i},iface={}\"\nmtu = {}\naddresses = [\"{}/64\"]\n",
+            h.router_if, h.mtu, h.gateway
         ));
     }
     for (i, h) in topo.hosts.iter().enumerate() {

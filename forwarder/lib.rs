@@ -19,6 +19,7 @@ pub mod counters;
 pub mod dataplane;
 pub mod lab;
 pub mod neigh;
+pub mod ratelimit;
 pub mod report;
 pub mod route;
 pub mod router;

@@ -145,7 +145,7 @@ fn demo(count: u32, keep: bool, worker: u32) -> ExitCode {
 fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
     const TAG: &str = "v6demo";
     println!("demo: two hosts in network namespaces, v6fwd between them on af_packet");
-    let topo = Topology::create(TAG, 2)?;
+    let topo = Topology::create(TAG, &[1500, 1500])?;
     for h in &topo.hosts {
         println!(
             "  {}: {} ({}) on {}, default via {}",

@@ -25,6 +25,8 @@ pub struct CoreReport {
     pub forwarded: u64,
     pub replied: u64,
     pub tx: u64,
+    pub icmp_errors: u64,
+    pub icmp_rate_limited: u64,
     pub idle_polls: u64,
     pub dropped: u64,
     /// Drops by reason; reasons with no drop are left out.
@@ -39,6 +41,8 @@ impl CoreReport {
             forwarded: c.forwarded.get(),
             replied: c.replied.get(),
             tx: c.tx.get(),
+            icmp_errors: c.icmp_errors.get(),
+            icmp_rate_limited: c.icmp_rate_limited.get(),
             idle_polls: c.idle_polls.get(),
             dropped: c.dropped_total(),
             drops: DropReason::ALL
@@ -127,19 +131,21 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12}",
-            "core", "rx", "forwarded", "replied", "tx", "dropped"
+            "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            "core", "rx", "forwarded", "replied", "tx", "dropped", "icmp_errors", "rate_limited"
         )?;
         for c in &self.cores {
             writeln!(
                 f,
-                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12}",
+                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
                 format!("lcore{}", c.lcore),
                 c.rx,
                 c.forwarded,
                 c.replied,
                 c.tx,
-                c.dropped
+                c.dropped,
+                c.icmp_errors,
+                c.icmp_rate_limited
             )?;
         }
         writeln!(f, "drops by reason:")?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::config::{Config, Device};
+use crate::config::{Config, Device, MEMPOOL_CACHE};
 use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
 use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, QueueId};
@@ -21,8 +21,6 @@ use crate::worker::Worker;
 const MBUF_HEADROOM: u32 = 128;
 /// The smallest mbuf data room: DPDK's default, 2 KiB after the headroom.
 const MIN_DATA_ROOM: u32 = 2048;
-/// Per-lcore mempool cache (DPDK caps it at 512 and at 1/1.5 of the pool).
-const MEMPOOL_CACHE: u32 = 256;
 
 /// Why the forwarder could not start.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +149,8 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
             burst: usize::from(config.burst),
             dataplane: Arc::clone(&dataplane),
             counters: Arc::clone(&counters[i]),
+            icmp_limits: config.icmp,
+            tsc_hz: eal.tsc_hz(),
             stop: Arc::clone(&stop),
         };
         match eal.remote_launch(lcore, move || w.run()) {
@@ -276,7 +276,7 @@ fn start_port(
     if let Ok(link) = id.link() {
         info!(port = %p.name, dpdk_port = id.0, driver = %info.driver, up = link.up, speed_mbps = link.speed_mbps, "link");
     }
-    let addrs: Vec<_> = p.addresses.iter().map(|a| a.addr).collect();
+    let addrs: Vec<_> = p.addresses.iter().map(|a| (a.addr, a.len)).collect();
     Ok((id, PortView::new(MacAddr(info.mac), p.mtu, &addrs)))
 }
 

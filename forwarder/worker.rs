@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::counters::{CoreCounters, DropReason};
-use crate::dataplane::{Dataplane, Verdict};
-use crate::ffi::{LcoreId, MbufBatch, PortId, QueueId, RxBurst};
+use crate::dataplane::{Core, Dataplane, IcmpLimits, Verdict};
+use crate::ffi::{self, LcoreId, MbufBatch, PortId, QueueId, RxBurst};
 
 /// What one worker needs to run.
 pub struct Worker {
@@ -22,6 +22,9 @@ pub struct Worker {
     pub burst: usize,
     pub dataplane: Arc<Dataplane>,
     pub counters: Arc<CoreCounters>,
+    pub icmp_limits: IcmpLimits,
+    /// The time-stamp counter's frequency, for the worker's clock.
+    pub tsc_hz: u64,
     pub stop: Arc<AtomicBool>,
 }
 
@@ -31,6 +34,9 @@ impl Worker {
         let mut rx = RxBurst::default();
         let mut tx: Vec<MbufBatch> = self.ports.iter().map(|_| MbufBatch::default()).collect();
         let mut drops = MbufBatch::default();
+        let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters));
+        let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
+        let start = ffi::rdtsc();
         let c = &*self.counters;
 
         while !self.stop.load(Ordering::Relaxed) {
@@ -42,7 +48,9 @@ impl Worker {
                 }
                 received += n;
                 c.rx.add(n as u64);
-                self.handle_burst(index as u16, &mut rx, &mut tx, &mut drops);
+                // The clock is read once per burst: ICMPv6 error pacing needs no finer time.
+                core.now_ns = ((ffi::rdtsc() - start) as f64 * ns_per_tick) as u64;
+                self.handle_burst(&mut core, index as u16, &mut rx, &mut tx, &mut drops);
             }
             if received == 0 {
                 c.idle_polls.add(1);
@@ -55,19 +63,20 @@ impl Worker {
     #[inline]
     fn handle_burst(
         &self,
+        core: &mut Core,
         in_port: u16,
         rx: &mut RxBurst,
         tx: &mut [MbufBatch],
         drops: &mut MbufBatch,
     ) {
         let c = &*self.counters;
-        let (mut forwarded, mut replied) = (0u64, 0u64);
+        let (mut forwarded, mut replied, mut errors) = (0u64, 0u64, 0u64);
         for mut m in rx.by_ref() {
             let seg_len = m.len();
             let pkt_len = m.pkt_len();
             let verdict = self
                 .dataplane
-                .handle(in_port, m.buffer_mut(), seg_len, pkt_len);
+                .handle(core, in_port, m.buffer_mut(), seg_len, pkt_len);
             let (out, len) = match verdict {
                 Verdict::Forward { port, len } => {
                     forwarded += 1;
@@ -77,6 +86,11 @@ impl Worker {
                     replied += 1;
                     (in_port, len)
                 }
+                Verdict::Error { port, len, reason } => {
+                    c.drop_packet(reason);
+                    errors += 1;
+                    (port, len)
+                }
                 Verdict::Drop(reason) => {
                     c.drop_packet(reason);
                     if let Err(m) = drops.push(m) {
@@ -85,8 +99,8 @@ impl Worker {
                     continue;
                 }
             };
-            // Forwarded frames only shrink (padding); replies may grow into the tailroom,
-            // which the dataplane measured before writing.
+            // Forwarded frames only shrink (padding); replies and errors may grow into the
+            // tailroom, which the dataplane measured before writing.
             let resized = if len <= pkt_len {
                 m.trim_to(len)
             } else {
@@ -106,6 +120,7 @@ impl Worker {
 
         c.forwarded.add(forwarded);
         c.replied.add(replied);
+        c.icmp_errors.add(errors);
 
         for (port, batch) in self.ports.iter().zip(tx.iter_mut()) {
             let queued = batch.len();

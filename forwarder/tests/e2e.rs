@@ -57,7 +57,7 @@ fn ping(host: &lab::Host, to: Ipv6Addr, count: u32) {
 #[test]
 fn hosts_ping_across_both_ways_and_counters_agree() {
     let tag = tag('p');
-    let topo = Topology::create(&tag, 2).expect("namespaces (are we root?)");
+    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
     let config = TempFile::new(
         &format!("{tag}.toml"),
         lab::router_config(&topo, 1).as_bytes(),
@@ -98,7 +98,10 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
         n(&core["tx"]),
         "what the core sent, the ports sent"
     );
-    assert_eq!(n(&core["tx"]), n(&core["forwarded"]) + n(&core["replied"]));
+    assert_eq!(
+        n(&core["tx"]),
+        n(&core["forwarded"]) + n(&core["replied"]) + n(&core["icmp_errors"])
+    );
     assert_eq!(
         n(&core["rx"]),
         n(&core["forwarded"]) + n(&core["replied"]) + n(&core["dropped"])
@@ -277,6 +280,9 @@ fn bad_input_is_dropped_counted_and_freed() {
         assert_eq!(n(&drops[reason]), count, "{reason}: {r:#}");
     }
     assert_eq!(n(&core["dropped"]), 12, "{r:#}");
+    // Hop limits 0 and 1 get Time Exceeded, no route Destination Unreachable; none of the
+    // others may be answered (RFC 4443 2.4 (e)) or is worth an answer.
+    assert_eq!(n(&core["icmp_errors"]), 3, "{r:#}");
     assert_eq!(
         r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
         "{r:#}"
@@ -294,16 +300,20 @@ fn bad_input_is_dropped_counted_and_freed() {
         assert_eq!(sent[21], original[21] - 1, "hop limit decremented");
         assert_eq!(&sent[22..], &original[22..]);
     }
-    // What went back out of port 0: the Echo Reply and the Neighbor Advertisement.
-    assert_eq!(run.sent_port0.len(), 2);
-    let reply = Ipv6Packet::new(&run.sent_port0[0][14..]).unwrap();
-    assert_eq!(
-        (reply.src(), reply.dst()),
-        (a("2001:db8:1::1"), a("2001:db8:1::2"))
-    );
-    assert_eq!(run.sent_port0[0][54], 129);
-    assert_eq!(&run.sent_port0[1][0..6], &HOST_MAC);
-    assert_eq!(run.sent_port0[1][54], 136);
+    // What went back out of port 0, in order: two Time Exceeded, a Destination
+    // Unreachable, the Echo Reply and the Neighbor Advertisement, all to the host.
+    let sent: Vec<(u8, u8)> = run.sent_port0.iter().map(|f| (f[54], f[55])).collect();
+    assert_eq!(sent, [(3, 0), (3, 0), (1, 0), (129, 0), (136, 0)]);
+    for f in &run.sent_port0 {
+        assert_eq!(&f[0..6], &HOST_MAC);
+        let ip = Ipv6Packet::new(&f[14..]).unwrap();
+        assert_eq!(
+            (ip.src(), ip.dst()),
+            (a("2001:db8:1::1"), a("2001:db8:1::2"))
+        );
+    }
+    // The Time Exceeded carries the packet that ran out of hops.
+    assert_eq!(&run.sent_port0[0][62..], &frames[8][14..]);
 }
 
 fn v6fwd(args: &[&str]) -> std::process::Output {
@@ -384,4 +394,161 @@ fn missing_device_is_named() {
         err.contains("port port0: device \"0000:99:00.0\" was not found"),
         "{err}"
     );
+}
+
+/// Runs a command in a host and returns its standard output, failing on a non-zero exit.
+fn host_output(host: &lab::Host, args: &[&str]) -> String {
+    let out = host.exec(args).expect("command runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{text}{}",
+        host.netns,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn traceroute_hop_limit_and_path_mtu_through_the_router() {
+    let tag = tag('t');
+    // The second link carries only the IPv6 minimum MTU.
+    let topo = Topology::create(&tag, &[1500, 1280]).expect("namespaces (are we root?)");
+    let config = TempFile::new(
+        &format!("{tag}.toml"),
+        lab::router_config(&topo, 1).as_bytes(),
+    )
+    .unwrap();
+    let fwd = Forwarder::start(
+        Path::new(EXE),
+        &config.0,
+        &["--json"],
+        &lab::eal_args(&tag),
+        START_TIMEOUT,
+    )
+    .expect("v6fwd starts");
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    let target = h2.addr.to_string();
+
+    // UDP and ICMP traceroute both show the router, by the address of the port the error
+    // leaves by, as the first hop, and the host behind it as the second.
+    for mode in [&[][..], &["-I"][..]] {
+        let mut args = vec!["traceroute", "-6", "-n", "-q", "1", "-w", "2", "-m", "4"];
+        args.extend_from_slice(mode);
+        args.push(&target);
+        let out = host_output(h1, &args);
+        let hops: Vec<&str> = out
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        assert_eq!(
+            hops,
+            [h1.gateway.to_string(), target.clone()],
+            "traceroute {mode:?}:\n{out}"
+        );
+    }
+
+    // Hop limit 1: the router answers with Time Exceeded.
+    let out = h1
+        .exec(&["ping", "-6", "-c", "1", "-t", "1", "-W", "2", &target])
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "From {} icmp_seq=1 Time exceeded: Hop limit",
+            h1.gateway
+        )),
+        "{text}"
+    );
+
+    // A packet larger than the second link: Packet Too Big, and the host learns the path
+    // MTU, fragments, and gets through.
+    let _ = h1
+        .exec(&["ping", "-6", "-c", "1", "-s", "1400", "-W", "2", &target])
+        .unwrap();
+    let route = host_output(h1, &["ip", "-6", "route", "get", &target]);
+    assert!(
+        route.contains("mtu 1280"),
+        "h1 did not learn the path MTU: {route}"
+    );
+    ping(h1, h2.addr, 1);
+    let out = host_output(
+        h1,
+        &[
+            "ping", "-6", "-c", "2", "-i", "0.2", "-s", "1400", "-W", "2", &target,
+        ],
+    );
+    assert!(out.contains("2 received"), "{out}");
+
+    let r = stop_and_report(fwd);
+    let drops = &r["drops"];
+    assert!(n(&drops["too_big"]) >= 1, "{r:#}");
+    assert!(n(&drops["hop_limit_exceeded"]) >= 3, "{r:#}");
+    // Every packet that ran out of hops or did not fit was answered.
+    let core = &r["cores"][0];
+    assert_eq!(n(&core["icmp_rate_limited"]), 0, "{r:#}");
+    assert!(
+        n(&core["icmp_errors"]) >= n(&drops["too_big"]) + n(&drops["hop_limit_exceeded"]),
+        "{r:#}"
+    );
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_burst_of_errors_is_rate_limited() {
+    let tag = tag('r');
+    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
+    let mut text = lab::router_config(&topo, 1);
+    text.push_str("\n[icmp]\nerror_rate = 10\nerror_burst = 5\n");
+    let config = TempFile::new(&format!("{tag}.toml"), text.as_bytes()).unwrap();
+    let fwd = Forwarder::start(
+        Path::new(EXE),
+        &config.0,
+        &["--json"],
+        &lab::eal_args(&tag),
+        START_TIMEOUT,
+    )
+    .expect("v6fwd starts");
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+
+    // 100 packets that run out of hops at the router, in about half a second.
+    let started = std::time::Instant::now();
+    let _ = h1
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "100",
+            "-i",
+            "0.005",
+            "-t",
+            "1",
+            "-W",
+            "1",
+            &h2.addr.to_string(),
+        ])
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let r = stop_and_report(fwd);
+
+    let core = &r["cores"][0];
+    let errors = n(&core["icmp_errors"]);
+    let limited = n(&core["icmp_rate_limited"]);
+    assert_eq!(
+        n(&r["drops"]["hop_limit_exceeded"]),
+        100,
+        "every one is counted: {r:#}"
+    );
+    assert_eq!(errors + limited, 100, "{r:#}");
+    // The burst, then 10 per second, over the time the pings took.
+    let allowed = 5 + (10.0 * seconds).ceil() as u64 + 1;
+    assert!(
+        errors <= allowed,
+        "{errors} errors in {seconds:.2} s, at most {allowed} allowed: {r:#}"
+    );
+    assert!(errors >= 5, "{r:#}");
 }

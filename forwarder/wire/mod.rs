@@ -7,9 +7,11 @@
 
 pub mod checksum;
 pub mod ethernet;
+pub mod exthdr;
 pub mod icmpv6;
 pub mod ipv6;
 pub mod nd;
+pub mod tcp;
 
 pub use ethernet::{EthernetFrame, MacAddr};
 pub use ipv6::Ipv6Packet;

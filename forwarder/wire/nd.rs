@@ -96,6 +96,7 @@ pub fn parse_solicitation(
     }
 
     let mut source_lladdr = None;
+    let mut has_source_lladdr = false;
     let mut opts = &msg[MESSAGE_LEN..];
     while !opts.is_empty() {
         // RFC 4861 7.1.1: all included options have a length that is greater than zero.
@@ -107,10 +108,13 @@ pub fn parse_solicitation(
             return Err(NsError::BadOption);
         }
         // RFC 4861 4.6.1: the Ethernet address fills the 6 bytes after type and length.
-        if opts[0] == OPT_SOURCE_LLADDR && len == LLADDR_OPT_LEN {
-            source_lladdr = Some(MacAddr([
-                opts[2], opts[3], opts[4], opts[5], opts[6], opts[7],
-            ]));
+        if opts[0] == OPT_SOURCE_LLADDR {
+            has_source_lladdr = true;
+            if len == LLADDR_OPT_LEN {
+                source_lladdr = Some(MacAddr([
+                    opts[2], opts[3], opts[4], opts[5], opts[6], opts[7],
+                ]));
+            }
         }
         opts = &opts[len..];
     }
@@ -122,7 +126,7 @@ pub fn parse_solicitation(
         if !super::ipv6::is_solicited_node(dst) {
             return Err(NsError::UnspecifiedSourceDestination);
         }
-        if source_lladdr.is_some() {
+        if has_source_lladdr {
             return Err(NsError::UnspecifiedSourceWithLladdr);
         }
     }
@@ -211,6 +215,30 @@ mod tests {
             Err(NsError::UnspecifiedSourceDestination)
         );
         assert!(parse_solicitation(&u, &d, 255, &msg[..24]).is_ok());
+        // Any Source Link-layer Address option counts, whatever its length.
+        let mut long = msg[..24].to_vec();
+        long.extend_from_slice(&[
+            OPT_SOURCE_LLADDR,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        assert_eq!(
+            parse_solicitation(&u, &d, 255, &long),
+            Err(NsError::UnspecifiedSourceWithLladdr)
+        );
     }
 
     #[test]

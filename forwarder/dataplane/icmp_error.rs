@@ -1,0 +1,159 @@
+//! ICMPv6 error messages (RFC 4443 sections 2.4 and 3), written over the packet that
+//! caused them and routed back to its source.
+
+use std::net::Ipv6Addr;
+
+use super::{Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, Rx, Verdict};
+use crate::counters::DropReason;
+use crate::route::NextHop;
+use crate::wire::icmpv6::{self, ERROR_HEADER_LEN, ERROR_MAX_PACKET};
+use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, exthdr, ipv6};
+
+impl Dataplane {
+    /// Drops the packet for `reason` and, where RFC 4443 allows, answers its source with an
+    /// error of `msg_type` and `code` whose 32-bit field is `param` (MTU or pointer).
+    /// Errors about packets to multicast destinations are not sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn icmp_error(
+        &self,
+        core: &mut Core,
+        buf: &mut [u8],
+        rx: &Rx,
+        msg_type: u8,
+        code: u8,
+        param: u32,
+        reason: DropReason,
+    ) -> Verdict {
+        // RFC 4443 2.4 (e.3): Packet Too Big is the error that may answer a multicast
+        // destination.
+        let to_multicast = msg_type == icmpv6::PACKET_TOO_BIG;
+        self.icmp_error_to(core, buf, rx, msg_type, code, param, reason, to_multicast)
+    }
+
+    /// As [`Dataplane::icmp_error`]; `to_multicast` says whether the error may answer a
+    /// packet sent to a multicast address (RFC 4443 2.4 (e.3): Packet Too Big, and
+    /// Parameter Problem code 2 for an option whose type asks for it).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn icmp_error_to(
+        &self,
+        core: &mut Core,
+        buf: &mut [u8],
+        rx: &Rx,
+        msg_type: u8,
+        code: u8,
+        param: u32,
+        reason: DropReason,
+        to_multicast: bool,
+    ) -> Verdict {
+        let dropped = Verdict::Drop(reason);
+        let (src, dst, eth_src, eth_dst) = {
+            let ip =
+                Ipv6Packet::new(&buf[L3_OFFSET..L4_OFFSET]).expect("headers are in the buffer");
+            let eth = EthernetFrame::new(&buf[..L3_OFFSET]).expect("headers are in the buffer");
+            (ip.src(), ip.dst(), eth.source(), eth.destination())
+        };
+
+        // RFC 4443 2.4 (e): no error for an error, for a packet to a multicast address (or
+        // link-layer multicast) but the exceptions, nor for a packet whose source does not
+        // name one node: unspecified, multicast or anycast.
+        if (dst.is_multicast() || eth_dst.is_multicast()) && !to_multicast {
+            return dropped;
+        }
+        if src.is_unspecified() || src.is_multicast() || self.anycast.contains(&src) {
+            return dropped;
+        }
+        if self.is_error_or_redirect(buf, rx) {
+            return dropped;
+        }
+        // RFC 4443 2.4 (f): errors are rate-limited.
+        if !core.icmp_errors.take(core.now_ns) {
+            core.counters.icmp_rate_limited.add(1);
+            return dropped;
+        }
+
+        let Some((out_port, mac)) = self.route_back(rx, &src, eth_src) else {
+            return dropped;
+        };
+        let out = &self.ports[usize::from(out_port)];
+        // RFC 4443 2.2: the error comes from an address of the port it leaves by, of the
+        // scope of the destination where the port has one.
+        let from = if src.is_unicast_link_local() {
+            out.link_local()
+        } else {
+            out.global()
+                .or_else(|| self.ports.iter().find_map(super::PortView::global))
+        };
+        let Some(from) = from else {
+            return dropped;
+        };
+
+        // RFC 4443 2.4 (c): as much of the invoking packet as fits in the minimum MTU.
+        let invoking =
+            (rx.frame_len - L3_OFFSET).min(ERROR_MAX_PACKET - ipv6::HEADER_LEN - ERROR_HEADER_LEN);
+        let body = L4_OFFSET + ERROR_HEADER_LEN;
+        let len = body + invoking;
+        if buf.len() < len {
+            return dropped;
+        }
+        buf.copy_within(L3_OFFSET..L3_OFFSET + invoking, body);
+
+        let message = &mut buf[L4_OFFSET..len];
+        message[0] = msg_type;
+        message[1] = code;
+        message[2..4].copy_from_slice(&[0, 0]);
+        message[4..8].copy_from_slice(&param.to_be_bytes());
+        let c = checksum::upper_layer(&from, &src, exthdr::ICMPV6, message);
+        message[2..4].copy_from_slice(&c.to_be_bytes());
+
+        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..len]).expect("length checked");
+        ip.set_version_class_flow();
+        ip.set_payload_len((len - L4_OFFSET) as u16);
+        ip.set_next_header(exthdr::ICMPV6);
+        ip.set_hop_limit(HOP_LIMIT);
+        ip.set_src(&from);
+        ip.set_dst(&src);
+        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("length checked");
+        eth.set_destination(mac);
+        eth.set_source(out.mac);
+        Verdict::Error {
+            port: out_port,
+            len,
+            reason,
+        }
+    }
+
+    /// The port and next-hop link-layer address towards `src`, the source of a packet
+    /// that came in on `rx.in_port` from `eth_src`.
+    fn route_back(&self, rx: &Rx, src: &Ipv6Addr, eth_src: MacAddr) -> Option<(u16, MacAddr)> {
+        // A link-local source is on the link the packet came from.
+        if src.is_unicast_link_local() {
+            return Some((rx.in_port, eth_src));
+        }
+        let route = self.routes.lookup(src)?;
+        let mac = match route.next_hop {
+            NextHop::Gateway(gw) => route
+                .gateway_mac
+                .or_else(|| self.neighbors.lookup(route.port, &gw)),
+            NextHop::OnLink => self.neighbors.lookup(route.port, src),
+        };
+        // Without a neighbor entry, the way back on the arrival link is the node that
+        // sent the packet: its Ethernet source.
+        match mac {
+            Some(mac) => Some((route.port, mac)),
+            None if route.port == rx.in_port => Some((route.port, eth_src)),
+            None => None,
+        }
+    }
+
+    /// Whether the invoking packet is an ICMPv6 error or a Redirect, which no error may
+    /// answer (RFC 4443 2.4 (e.1)).
+    fn is_error_or_redirect(&self, buf: &[u8], rx: &Rx) -> bool {
+        let packet = &buf[L3_OFFSET..rx.frame_len];
+        match exthdr::walk(packet, super::MAX_EXTENSION_HEADERS) {
+            Ok(c) if c.upper == exthdr::ICMPV6 => packet
+                .get(c.upper_offset)
+                .is_some_and(|t| icmpv6::is_error(*t) || *t == icmpv6::REDIRECT),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Packets addressed to the router: Neighbor Solicitations and Echo Requests are answered,
+//! TCP gets a reset, UDP and unknown protocols get the ICMPv6 errors of RFC 4443, and
+//! extension headers are read as RFC 8200 section 4 asks of a destination.
+
+use std::net::Ipv6Addr;
+
+use super::{
+    Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, MAX_EXTENSION_HEADERS, PortView, Rx, Verdict,
+};
+use crate::counters::DropReason;
+use crate::wire::exthdr::{self, ChainError};
+use crate::wire::icmpv6::{self, Icmpv6Message};
+use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, ipv6, nd, tcp};
+
+impl Dataplane {
+    /// Handles a packet addressed to the router on `port`.
+    pub(super) fn deliver_local(
+        &self,
+        core: &mut Core,
+        port: &PortView,
+        buf: &mut [u8],
+        rx: &Rx,
+    ) -> Verdict {
+        let (src, dst) = {
+            let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len]).expect("length checked");
+            (ip.src(), ip.dst())
+        };
+
+        let chain = match exthdr::walk(&buf[L3_OFFSET..rx.frame_len], MAX_EXTENSION_HEADERS) {
+            Ok(c) => c,
+            Err(ChainError::Truncated { pointer }) => {
+                return self.bad_header(core, buf, rx, pointer);
+            }
+            // RFC 8200 4.1: a Hop-by-Hop header anywhere but first is an unrecognised
+            // Next Header.
+            Err(ChainError::MisplacedHopByHop { pointer }) => {
+                return self.icmp_error(
+                    core,
+                    buf,
+                    rx,
+                    icmpv6::PARAMETER_PROBLEM,
+                    icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
+                    pointer as u32,
+                    DropReason::BadExtensionHeader,
+                );
+            }
+        };
+        if let Some(at) = chain.hop_by_hop
+            && let Some(v) = self.check_options(core, buf, rx, L3_OFFSET + at, |t| {
+                t == exthdr::OPT_ROUTER_ALERT
+            })
+        {
+            return v;
+        }
+        if let Some(at) = chain.destination_options
+            && let Some(v) = self.check_options(core, buf, rx, L3_OFFSET + at, |_| false)
+        {
+            return v;
+        }
+        if let Some(at) = chain.routing {
+            let segments_left = buf[L3_OFFSET + at + 3];
+            // RFC 8200 4.4 and RFC 5095 3: no routing type is processed here (type 0 never
+            // is), so a Routing header with segments left is discarded with Parameter
+            // Problem, code 0, pointing at its type; one with none left is ignored.
+            if segments_left != 0 {
+                return self.icmp_error(
+                    core,
+                    buf,
+                    rx,
+                    icmpv6::PARAMETER_PROBLEM,
+                    icmpv6::PARAMETER_ERRONEOUS_FIELD,
+                    (at + 2) as u32,
+                    DropReason::RoutingHeader,
+                );
+            }
+        }
+        // Fragments to the router are not reassembled.
+        if chain.fragment.is_some() {
+            return Verdict::Drop(DropReason::FragmentToRouter);
+        }
+
+        let upper = L3_OFFSET + chain.upper_offset;
+        match chain.upper {
+            exthdr::ICMPV6 => self.local_icmp(port, buf, rx, upper, &src, &dst),
+            exthdr::TCP if !dst.is_multicast() => tcp_reset(port, buf, rx, upper, &src, &dst),
+            exthdr::UDP => self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::DEST_UNREACHABLE,
+                icmpv6::UNREACHABLE_PORT,
+                0,
+                DropReason::PortUnreachable,
+            ),
+            exthdr::TCP | exthdr::NO_NEXT_HEADER | exthdr::ESP | exthdr::AH => {
+                Verdict::Drop(DropReason::LocalUnsupported)
+            }
+            // RFC 8200 4 and RFC 4443 3.4: an unrecognised Next Header at the destination
+            // gets Parameter Problem, code 1, pointing at the field that names it.
+            _ => self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::PARAMETER_PROBLEM,
+                icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
+                chain.upper_pointer as u32,
+                DropReason::UnknownNextHeader,
+            ),
+        }
+    }
+
+    /// ICMPv6 to the router, the message starting at `at` in the frame.
+    fn local_icmp(
+        &self,
+        port: &PortView,
+        buf: &mut [u8],
+        rx: &Rx,
+        at: usize,
+        src: &Ipv6Addr,
+        dst: &Ipv6Addr,
+    ) -> Verdict {
+        let icmp = &buf[at..rx.frame_len];
+        let Some(msg) = Icmpv6Message::new(icmp) else {
+            return Verdict::Drop(DropReason::Truncated);
+        };
+        // RFC 4443 2.3: a message with a wrong checksum is discarded.
+        if !checksum::verify_upper_layer(src, dst, exthdr::ICMPV6, icmp) {
+            return Verdict::Drop(DropReason::IcmpChecksum);
+        }
+        match msg.msg_type() {
+            icmpv6::NEIGHBOR_SOLICIT => {
+                let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
+                    .expect("length checked")
+                    .hop_limit();
+                answer_solicitation(port, buf, rx, at, src, dst, hop_limit)
+            }
+            icmpv6::ECHO_REQUEST if !dst.is_multicast() => {
+                if src.is_unspecified() {
+                    return Verdict::Drop(DropReason::BadSource);
+                }
+                answer_echo(port, buf, rx, at, src, dst)
+            }
+            _ => Verdict::Drop(DropReason::LocalUnsupported),
+        }
+    }
+}
+
+/// Answers a Neighbor Solicitation (at `at` in the frame) for one of the port's addresses
+/// with a Neighbor Advertisement written over it (RFC 4861 section 7.2.4).
+fn answer_solicitation(
+    port: &PortView,
+    buf: &mut [u8],
+    rx: &Rx,
+    at: usize,
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    hop_limit: u8,
+) -> Verdict {
+    let ns = match nd::parse_solicitation(src, dst, hop_limit, &buf[at..rx.frame_len]) {
+        Ok(ns) => ns,
+        Err(_) => return Verdict::Drop(DropReason::NdInvalid),
+    };
+    if !port.addresses.contains(&ns.target) {
+        return Verdict::Drop(DropReason::NdOtherTarget);
+    }
+
+    // RFC 4861 7.2.4: to a solicitation from the unspecified address, advertise to
+    // all-nodes with the Solicited flag clear; otherwise answer the source, Solicited
+    // set. Override is set: the target is never an anycast address here. The link-layer
+    // destination is the solicitation's Source Link-layer Address option, or else the
+    // frame's source: with no neighbor cache yet, that is where the sender listens.
+    let eth_src = EthernetFrame::new(&buf[..])
+        .expect("length checked")
+        .source();
+    let (reply_dst, reply_mac, solicited) = if src.is_unspecified() {
+        (
+            ipv6::ALL_NODES,
+            MacAddr::ipv6_multicast(&ipv6::ALL_NODES),
+            0,
+        )
+    } else {
+        (
+            *src,
+            ns.source_lladdr.unwrap_or(eth_src),
+            nd::FLAG_SOLICITED,
+        )
+    };
+    let flags = nd::FLAG_ROUTER | nd::FLAG_OVERRIDE | solicited;
+
+    let Some(len) = nd::write_advertisement(&mut buf[L4_OFFSET..], &ns.target, flags, port.mac)
+    else {
+        return Verdict::Drop(DropReason::NoBufferRoom);
+    };
+    let c = checksum::upper_layer(
+        &ns.target,
+        &reply_dst,
+        exthdr::ICMPV6,
+        &buf[L4_OFFSET..L4_OFFSET + len],
+    );
+    Icmpv6Message::new(&mut buf[L4_OFFSET..])
+        .expect("written above")
+        .set_checksum(c);
+
+    write_ipv6_header(
+        buf,
+        len,
+        exthdr::ICMPV6,
+        nd::ND_HOP_LIMIT,
+        &ns.target,
+        &reply_dst,
+    );
+    let mut eth = EthernetFrame::new(&mut buf[..]).expect("length checked");
+    eth.set_destination(reply_mac);
+    eth.set_source(port.mac);
+    Verdict::Reply {
+        len: L4_OFFSET + len,
+    }
+}
+
+/// Turns an Echo Request (at `at` in the frame) to one of the router's addresses into the
+/// Echo Reply (RFC 4443 section 4.2): same identifier, sequence and data, from the address
+/// that was pinged, back to the link-layer source it came from, without the request's
+/// extension headers.
+fn answer_echo(
+    port: &PortView,
+    buf: &mut [u8],
+    rx: &Rx,
+    at: usize,
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+) -> Verdict {
+    let len = rx.frame_len - at;
+    buf.copy_within(at..rx.frame_len, L4_OFFSET);
+    // The upper-layer length and the pair of addresses are the same in the reply, so the
+    // pseudo-header sum is too: only the type byte's change enters the checksum.
+    let mut msg = Icmpv6Message::new(&mut buf[L4_OFFSET..L4_OFFSET + len]).expect("length checked");
+    let old = u16::from_be_bytes([icmpv6::ECHO_REQUEST, msg.code()]);
+    let new = u16::from_be_bytes([icmpv6::ECHO_REPLY, msg.code()]);
+    let c = checksum::update(msg.checksum(), old, new);
+    msg.set_msg_type(icmpv6::ECHO_REPLY);
+    msg.set_checksum(c);
+
+    write_ipv6_header(buf, len, exthdr::ICMPV6, HOP_LIMIT, dst, src);
+    reply_to_sender(port, buf);
+    Verdict::Reply {
+        len: L4_OFFSET + len,
+    }
+}
+
+/// Answers a TCP segment (at `at` in the frame) to the router, which listens on no port,
+/// with a reset (RFC 9293 section 3.10.7.1): it sends to its sender and carries nothing.
+fn tcp_reset(
+    port: &PortView,
+    buf: &mut [u8],
+    rx: &Rx,
+    at: usize,
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+) -> Verdict {
+    let segment = &buf[at..rx.frame_len];
+    let Some(seg) = tcp::TcpSegment::new(segment) else {
+        return Verdict::Drop(DropReason::Truncated);
+    };
+    if !checksum::verify_upper_layer(src, dst, exthdr::TCP, segment) {
+        return Verdict::Drop(DropReason::TcpChecksum);
+    }
+    // RFC 9293 3.10.7.1: a reset is never answered.
+    if seg.flags() & tcp::RST != 0 {
+        return Verdict::Drop(DropReason::LocalUnsupported);
+    }
+    let reset = tcp::reset_for(&seg);
+    let len = tcp::write_reset(&mut buf[L4_OFFSET..], &reset);
+    let c = checksum::upper_layer(dst, src, exthdr::TCP, &buf[L4_OFFSET..L4_OFFSET + len]);
+    buf[L4_OFFSET + 16..L4_OFFSET + 18].copy_from_slice(&c.to_be_bytes());
+
+    write_ipv6_header(buf, len, exthdr::TCP, HOP_LIMIT, dst, src);
+    reply_to_sender(port, buf);
+    Verdict::Reply {
+        len: L4_OFFSET + len,
+    }
+}
+
+/// Writes an IPv6 header for a reply of `payload_len` bytes that follow it directly.
+fn write_ipv6_header(
+    buf: &mut [u8],
+    payload_len: usize,
+    next_header: u8,
+    hop_limit: u8,
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+) {
+    let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..]).expect("length checked");
+    ip.set_version_class_flow();
+    ip.set_payload_len(payload_len as u16);
+    ip.set_next_header(next_header);
+    ip.set_hop_limit(hop_limit);
+    ip.set_src(src);
+    ip.set_dst(dst);
+}
+
+/// Addresses a reply's Ethernet header to the frame's sender, from the port.
+fn reply_to_sender(port: &PortView, buf: &mut [u8]) {
+    let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("length checked");
+    let requester = eth.source();
+    eth.set_destination(requester);
+    eth.set_source(port.mac);
+}

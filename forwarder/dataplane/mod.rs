@@ -1,0 +1,469 @@
+//! What the router does with one packet: validate it, answer it when it is for the router,
+//! forward it (hop limit, route, neighbor, Ethernet rewrite), or turn it into the ICMPv6
+//! error RFC 4443 asks for. Plain code over a byte buffer, time and ids: no DPDK, no I/O.
+//!
+//! Ports here are indexes into the configuration's port list; the worker maps them to
+//! devices. Replies and errors are written over the packet that caused them, in its own
+//! buffer, so no buffer is allocated on this path.
+
+mod icmp_error;
+mod local;
+
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::counters::{CoreCounters, DropReason};
+use crate::neigh::NeighborTable;
+use crate::ratelimit::TokenBucket;
+use crate::route::{NextHop, RouteTable};
+use crate::wire::ethernet::{self, ETHERTYPE_IPV6};
+use crate::wire::exthdr::{self, OptionsVerdict, UnknownOption};
+use crate::wire::icmpv6;
+use crate::wire::ipv6;
+use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr};
+
+/// Offset of the IPv6 header in a frame.
+const L3_OFFSET: usize = ethernet::HEADER_LEN;
+/// Offset of what follows the IPv6 fixed header.
+const L4_OFFSET: usize = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
+/// Hop limit of the router's own Echo Replies, TCP resets and ICMPv6 errors.
+const HOP_LIMIT: u8 = 64;
+/// The most extension headers the walk steps over before it stops reading.
+const MAX_EXTENSION_HEADERS: usize = 16;
+
+/// A port as the packet path sees it.
+#[derive(Debug, Clone)]
+pub struct PortView {
+    pub mac: MacAddr,
+    /// The IP MTU: the largest IPv6 packet (header included) the port sends.
+    pub mtu: u16,
+    /// The port's addresses, link-local included.
+    pub addresses: Vec<Ipv6Addr>,
+    /// Multicast groups the port listens to: all-nodes, all-routers, and the solicited-node
+    /// group of each address.
+    pub groups: Vec<Ipv6Addr>,
+    /// The subnet prefixes of the port's addresses (address, length).
+    pub subnets: Vec<(Ipv6Addr, u8)>,
+}
+
+impl PortView {
+    /// A port with `addresses` and the prefix length of each (a link-local address is
+    /// added from the MAC if none is given).
+    pub fn new(mac: MacAddr, mtu: u16, addresses: &[(Ipv6Addr, u8)]) -> PortView {
+        let mut subnets = addresses.to_vec();
+        if !subnets.iter().any(|(a, _)| a.is_unicast_link_local()) {
+            subnets.push((ipv6::link_local_from_mac(&mac), 64));
+        }
+        let addrs: Vec<Ipv6Addr> = subnets.iter().map(|(a, _)| *a).collect();
+        let mut groups = vec![ipv6::ALL_NODES, ipv6::ALL_ROUTERS];
+        for a in &addrs {
+            let g = ipv6::solicited_node(a);
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        PortView {
+            mac,
+            mtu,
+            addresses: addrs,
+            groups,
+            subnets,
+        }
+    }
+
+    /// The port's link-local address.
+    pub fn link_local(&self) -> Option<Ipv6Addr> {
+        self.addresses
+            .iter()
+            .copied()
+            .find(Ipv6Addr::is_unicast_link_local)
+    }
+
+    /// The port's first address of wider scope than link-local.
+    pub fn global(&self) -> Option<Ipv6Addr> {
+        self.addresses
+            .iter()
+            .copied()
+            .find(|a| !a.is_unicast_link_local())
+    }
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the rewritten frame, `len` bytes long, out of port `port`.
+    Forward { port: u16, len: usize },
+    /// Send the reply written over the packet, `len` bytes long, back out of the port it
+    /// came in on.
+    Reply { len: usize },
+    /// The packet is dropped for `reason`, and the ICMPv6 error written over it, `len`
+    /// bytes long, goes out of port `port`.
+    Error {
+        port: u16,
+        len: usize,
+        reason: DropReason,
+    },
+    /// Drop it, counted under the reason.
+    Drop(DropReason),
+}
+
+/// The state of one worker core that the packet path changes: its clock and its ICMPv6
+/// error budget. Owned by that core alone.
+pub struct Core {
+    /// Nanoseconds from a fixed origin, set by the worker once per burst.
+    pub now_ns: u64,
+    pub icmp_errors: TokenBucket,
+    pub counters: Arc<CoreCounters>,
+}
+
+/// How fast each core may send ICMPv6 errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpLimits {
+    /// Errors per second.
+    pub rate: u32,
+    /// Errors sent back to back before the rate applies.
+    pub burst: u32,
+}
+
+impl Core {
+    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>) -> Core {
+        Core {
+            now_ns: 0,
+            icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
+            counters,
+        }
+    }
+}
+
+/// Where a received frame stands: fixed facts the steps below share.
+#[derive(Debug, Clone, Copy)]
+struct Rx {
+    in_port: u16,
+    /// Bytes of the frame, link padding cut: the IPv6 packet ends here.
+    frame_len: usize,
+}
+
+/// The forwarding state every worker reads: ports, local addresses, routes, neighbors.
+#[derive(Debug)]
+pub struct Dataplane {
+    ports: Vec<PortView>,
+    /// Global (non-link-local) addresses of the router and the port that holds each.
+    /// Link-local addresses are per port and live in `PortView::addresses`.
+    global_addresses: FxHashMap<Ipv6Addr, u16>,
+    /// The Subnet-Router anycast address of each of the ports' subnets (RFC 4291 2.6.1).
+    anycast: Vec<Ipv6Addr>,
+    routes: RouteTable,
+    neighbors: NeighborTable,
+}
+
+impl Dataplane {
+    pub fn new(ports: Vec<PortView>, routes: RouteTable, neighbors: NeighborTable) -> Dataplane {
+        let global_addresses = ports
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.addresses
+                    .iter()
+                    .filter(|a| !a.is_unicast_link_local())
+                    .map(move |a| (*a, i as u16))
+            })
+            .collect();
+        let anycast = ports
+            .iter()
+            .flat_map(|p| &p.subnets)
+            .filter(|(_, len)| *len < 127)
+            .map(|(a, len)| crate::route::Prefix::new(*a, *len).network().addr)
+            .collect();
+        Dataplane {
+            ports,
+            global_addresses,
+            anycast,
+            routes,
+            neighbors,
+        }
+    }
+
+    pub fn ports(&self) -> &[PortView] {
+        &self.ports
+    }
+
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    pub fn neighbors(&self) -> &NeighborTable {
+        &self.neighbors
+    }
+
+    /// Handles one received frame. `buf` is the first buffer segment: its first `seg_len`
+    /// bytes are received data, the rest free room a reply may use. `pkt_len` is the length
+    /// of the whole frame, all segments. On anything but `Drop`, the frame in `buf` has
+    /// been rewritten in place.
+    #[inline]
+    pub fn handle(
+        &self,
+        core: &mut Core,
+        in_port: u16,
+        buf: &mut [u8],
+        seg_len: usize,
+        pkt_len: usize,
+    ) -> Verdict {
+        let Some(port) = self.ports.get(usize::from(in_port)) else {
+            return Verdict::Drop(DropReason::OtherHost);
+        };
+        let seg_len = seg_len.min(buf.len());
+
+        let Some(eth) = EthernetFrame::new(&buf[..seg_len]) else {
+            return Verdict::Drop(DropReason::Truncated);
+        };
+        if eth.ethertype() != ETHERTYPE_IPV6 {
+            return Verdict::Drop(DropReason::NotIpv6);
+        }
+        let eth_dst = eth.destination();
+        if !eth_dst.is_multicast() && eth_dst != port.mac {
+            return Verdict::Drop(DropReason::OtherHost);
+        }
+        // Buffers are sized for the largest MTU, so a frame that spans several is one the
+        // port should not have taken; the path below reads and writes one segment only.
+        if seg_len < pkt_len {
+            return Verdict::Drop(DropReason::MultiSegment);
+        }
+        if seg_len < L4_OFFSET {
+            return Verdict::Drop(DropReason::Truncated);
+        }
+
+        let ip = Ipv6Packet::new(&buf[L3_OFFSET..seg_len]).expect("seg_len is at least L4_OFFSET");
+        // RFC 8200 3: the version field is 6.
+        if ip.version() != 6 {
+            return Verdict::Drop(DropReason::BadVersion);
+        }
+        let payload_len = usize::from(ip.payload_len());
+        // A zero payload length with a Hop-by-Hop header announces a jumbogram
+        // (RFC 2675), which no supported link carries.
+        if payload_len == 0 && ip.next_header() == exthdr::HOP_BY_HOP {
+            return Verdict::Drop(DropReason::BadLength);
+        }
+        // RFC 8200 3: the payload length counts every byte after the fixed header; a frame
+        // shorter than it claims is damaged. A longer one carries link padding, cut here.
+        let frame_len = L4_OFFSET + payload_len;
+        if frame_len > pkt_len {
+            return Verdict::Drop(DropReason::BadLength);
+        }
+        let rx = Rx { in_port, frame_len };
+
+        let src = ip.src();
+        let dst = ip.dst();
+        // RFC 4291 2.7: multicast addresses must not be used as source addresses; 2.5.3:
+        // the loopback address never arrives from a link.
+        if src.is_multicast() || src.is_loopback() {
+            return Verdict::Drop(DropReason::BadSource);
+        }
+
+        if dst.is_multicast() {
+            if port.groups.contains(&dst) {
+                return self.deliver_local(core, port, buf, &rx);
+            }
+            return Verdict::Drop(DropReason::MulticastDestination);
+        }
+        if dst.is_unicast_link_local() {
+            if port.addresses.contains(&dst) {
+                return self.deliver_local(core, port, buf, &rx);
+            }
+            // RFC 4291 2.5.6: packets with link-local destinations must not be forwarded.
+            return Verdict::Drop(DropReason::ScopeViolation);
+        }
+        if self.global_addresses.contains_key(&dst) {
+            return self.deliver_local(core, port, buf, &rx);
+        }
+        self.forward(core, buf, &rx, &src, &dst, eth_dst)
+    }
+
+    /// Forwards a packet that is not for the router.
+    #[inline]
+    fn forward(
+        &self,
+        core: &mut Core,
+        buf: &mut [u8],
+        rx: &Rx,
+        src: &Ipv6Addr,
+        dst: &Ipv6Addr,
+        eth_dst: MacAddr,
+    ) -> Verdict {
+        // A unicast packet sent to a link-layer group was not sent to this router.
+        if eth_dst.is_multicast() {
+            return Verdict::Drop(DropReason::OtherHost);
+        }
+        // RFC 4291 2.5.2: the unspecified address is never a source of a packet to forward,
+        // nor any packet's destination; 2.5.3: nor is the loopback address.
+        if src.is_unspecified() {
+            return Verdict::Drop(DropReason::BadSource);
+        }
+        if dst.is_unspecified() {
+            return Verdict::Drop(DropReason::BadDestination);
+        }
+        if dst.is_loopback() {
+            return Verdict::Drop(DropReason::ScopeViolation);
+        }
+
+        let (hop_limit, next_header) = {
+            let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len]).expect("length checked");
+            (ip.hop_limit(), ip.next_header())
+        };
+        // RFC 8200 4: the Hop-by-Hop Options header is the one extension header a router
+        // reads; its unrecognised options are handled as their type says.
+        if next_header == exthdr::HOP_BY_HOP
+            && let Some(v) = self.check_hop_by_hop(core, buf, rx)
+        {
+            return v;
+        }
+        // RFC 8200 3 and RFC 4443 3.3: a packet whose hop limit reaches zero is discarded
+        // and the source told with Time Exceeded, code 0.
+        if hop_limit <= 1 {
+            return self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::TIME_EXCEEDED,
+                icmpv6::TIME_EXCEEDED_HOP_LIMIT,
+                0,
+                DropReason::HopLimitExceeded,
+            );
+        }
+
+        let Some(route) = self.routes.lookup(dst) else {
+            return self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::DEST_UNREACHABLE,
+                icmpv6::UNREACHABLE_NO_ROUTE,
+                0,
+                DropReason::NoRoute,
+            );
+        };
+        // RFC 4291 2.5.6 and RFC 4443 3.1: a link-local source never leaves its link; the
+        // source is told the destination is beyond its scope.
+        if src.is_unicast_link_local() && route.port != rx.in_port {
+            return self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::DEST_UNREACHABLE,
+                icmpv6::UNREACHABLE_BEYOND_SCOPE,
+                0,
+                DropReason::ScopeViolation,
+            );
+        }
+        let out = &self.ports[usize::from(route.port)];
+        // RFC 8200 5 and RFC 4443 3.2: routers do not fragment; a packet larger than the
+        // link MTU is answered with Packet Too Big, carrying that MTU.
+        if rx.frame_len - L3_OFFSET > usize::from(out.mtu) {
+            return self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::PACKET_TOO_BIG,
+                0,
+                u32::from(out.mtu),
+                DropReason::TooBig,
+            );
+        }
+        let mac = match route.next_hop {
+            NextHop::Gateway(gw) => route
+                .gateway_mac
+                .or_else(|| self.neighbors.lookup(route.port, &gw)),
+            NextHop::OnLink => self.neighbors.lookup(route.port, dst),
+        };
+        let Some(mac) = mac else {
+            // RFC 4443 3.1: code 3 when the link-layer address cannot be had.
+            return self.icmp_error(
+                core,
+                buf,
+                rx,
+                icmpv6::DEST_UNREACHABLE,
+                icmpv6::UNREACHABLE_ADDRESS,
+                0,
+                DropReason::NoNeighbor,
+            );
+        };
+
+        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..rx.frame_len]).expect("length checked");
+        ip.set_hop_limit(hop_limit - 1);
+        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("length checked");
+        eth.set_destination(mac);
+        eth.set_source(out.mac);
+        Verdict::Forward {
+            port: route.port,
+            len: rx.frame_len,
+        }
+    }
+
+    /// Reads the Hop-by-Hop Options header of a packet; returns what to do with the packet
+    /// if it is not to go on.
+    fn check_hop_by_hop(&self, core: &mut Core, buf: &mut [u8], rx: &Rx) -> Option<Verdict> {
+        let packet = &buf[L3_OFFSET..rx.frame_len];
+        match exthdr::walk(packet, 1) {
+            Ok(_) => {}
+            Err(_) => return Some(self.bad_header(core, buf, rx, HEADER_POINTER_HOP_BY_HOP)),
+        }
+        self.check_options(core, buf, rx, L3_OFFSET + ipv6::HEADER_LEN, |t| {
+            t == exthdr::OPT_ROUTER_ALERT
+        })
+    }
+
+    /// Applies the options of the options header at `offset` (in the frame); returns what
+    /// to do with the packet if an option stops it.
+    fn check_options(
+        &self,
+        core: &mut Core,
+        buf: &mut [u8],
+        rx: &Rx,
+        offset: usize,
+        known: impl Fn(u8) -> bool,
+    ) -> Option<Verdict> {
+        let packet = &buf[L3_OFFSET..rx.frame_len];
+        match exthdr::check_options(packet, offset - L3_OFFSET, known) {
+            OptionsVerdict::Accept => None,
+            OptionsVerdict::Malformed { pointer } => Some(self.bad_header(core, buf, rx, pointer)),
+            // RFC 8200 4.2: the two high-order bits of the option type say what to do.
+            OptionsVerdict::Unknown { action, pointer } => Some(match action {
+                UnknownOption::Skip | UnknownOption::Discard => {
+                    Verdict::Drop(DropReason::UnknownOption)
+                }
+                UnknownOption::DiscardAndReport | UnknownOption::DiscardAndReportUnicast => self
+                    .icmp_error_to(
+                        core,
+                        buf,
+                        rx,
+                        icmpv6::PARAMETER_PROBLEM,
+                        icmpv6::PARAMETER_UNRECOGNIZED_OPTION,
+                        pointer as u32,
+                        DropReason::UnknownOption,
+                        action == UnknownOption::DiscardAndReport,
+                    ),
+            }),
+        }
+    }
+
+    /// Parameter Problem, code 0, for a malformed header at `pointer` (from the IPv6
+    /// header's start).
+    fn bad_header(&self, core: &mut Core, buf: &mut [u8], rx: &Rx, pointer: usize) -> Verdict {
+        self.icmp_error(
+            core,
+            buf,
+            rx,
+            icmpv6::PARAMETER_PROBLEM,
+            icmpv6::PARAMETER_ERRONEOUS_FIELD,
+            pointer as u32,
+            DropReason::BadExtensionHeader,
+        )
+    }
+}
+
+/// Offset of the Hop-by-Hop Options header from the start of the IPv6 header.
+const HEADER_POINTER_HOP_BY_HOP: usize = ipv6::HEADER_LEN;
+
+#[cfg(test)]
+mod tests;

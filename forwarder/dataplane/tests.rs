@@ -1,0 +1,873 @@
+use super::*;
+use crate::neigh::Neighbor;
+use crate::route::Route;
+use crate::testvec;
+use crate::wire::{checksum, nd};
+
+const R0_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const H1_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
+const R1_MAC: [u8; 6] = [2, 0, 0, 0, 2, 1];
+const H2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+/// Two ports: port0 2001:db8:1::1/64 with host ::2 on it, port1 2001:db8:2::1/64 (MTU
+/// 1280) with gateway ::2 on it, which reaches 2001:db8:100::/40.
+fn router() -> Dataplane {
+    let ports = vec![
+        PortView::new(MacAddr(R0_MAC), 1500, &[(a("2001:db8:1::1"), 64)]),
+        PortView::new(MacAddr(R1_MAC), 1280, &[(a("2001:db8:2::1"), 64)]),
+    ];
+    let routes = [
+        Route {
+            prefix: "2001:db8:1::/64".parse().unwrap(),
+            port: 0,
+            next_hop: NextHop::OnLink,
+        },
+        Route {
+            prefix: "2001:db8:2::/64".parse().unwrap(),
+            port: 1,
+            next_hop: NextHop::OnLink,
+        },
+        Route {
+            prefix: "2001:db8:100::/40".parse().unwrap(),
+            port: 1,
+            next_hop: NextHop::Gateway(a("2001:db8:2::2")),
+        },
+    ];
+    let neighbors = NeighborTable::new(&[
+        Neighbor {
+            port: 0,
+            addr: a("2001:db8:1::2"),
+            lladdr: MacAddr(H1_MAC),
+        },
+        Neighbor {
+            port: 1,
+            addr: a("2001:db8:2::2"),
+            lladdr: MacAddr(H2_MAC),
+        },
+    ]);
+    let routes = RouteTable::build(&routes, |p, g| neighbors.lookup(p, g));
+    Dataplane::new(ports, routes, neighbors)
+}
+
+fn udp(dst: &str, hop_limit: u8, payload: usize) -> Vec<u8> {
+    testvec::udp_frame(
+        R0_MAC,
+        H1_MAC,
+        a("2001:db8:1::2"),
+        a(dst),
+        hop_limit,
+        (1000, 2000),
+        payload,
+    )
+}
+
+fn core() -> Core {
+    Core::new(
+        IcmpLimits {
+            rate: 10,
+            burst: 100,
+        },
+        Arc::default(),
+    )
+}
+
+/// Runs a frame through the router from port0, with room for a reply to grow into.
+fn run(dp: &Dataplane, frame: &[u8]) -> (Verdict, Vec<u8>) {
+    let mut buf = frame.to_vec();
+    buf.resize(frame.len() + 128, 0);
+    let v = dp.handle(&mut core(), 0, &mut buf, frame.len(), frame.len());
+    (v, buf)
+}
+
+fn dropped(dp: &Dataplane, frame: &[u8]) -> DropReason {
+    match run(dp, frame).0 {
+        Verdict::Drop(r) => r,
+        Verdict::Error { reason, .. } => reason,
+        v => panic!("expected a drop, got {v:?}"),
+    }
+}
+
+#[test]
+fn forwards_through_gateway() {
+    let dp = router();
+    let frame = udp("2001:db8:100::5", 64, 20);
+    let (v, out) = run(&dp, &frame);
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            port: 1,
+            len: frame.len()
+        }
+    );
+    assert_eq!(&out[0..6], &H2_MAC);
+    assert_eq!(&out[6..12], &R1_MAC);
+    assert_eq!(out[21], 63);
+    // Nothing but the hop limit changed in the IPv6 packet, so the UDP checksum holds.
+    assert_eq!(&out[14..21], &frame[14..21]);
+    assert_eq!(&out[22..frame.len()], &frame[22..]);
+}
+
+#[test]
+fn forwards_on_link_and_cuts_padding() {
+    let dp = router();
+    let frame = udp("2001:db8:2::2", 2, 0);
+    let mut padded = frame.clone();
+    padded.extend_from_slice(&[0; 10]);
+    let (v, out) = run(&dp, &padded);
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            port: 1,
+            len: frame.len()
+        }
+    );
+    assert_eq!(&out[0..6], &H2_MAC);
+    assert_eq!(out[21], 1);
+}
+
+#[test]
+fn drops_what_cannot_be_forwarded() {
+    let dp = router();
+    assert_eq!(
+        dropped(&dp, &udp("2001:db8:100::5", 1, 8)),
+        DropReason::HopLimitExceeded
+    );
+    assert_eq!(
+        dropped(&dp, &udp("2001:db8:100::5", 0, 8)),
+        DropReason::HopLimitExceeded
+    );
+    assert_eq!(
+        dropped(&dp, &udp("2001:db9::1", 64, 8)),
+        DropReason::NoRoute
+    );
+    assert_eq!(
+        dropped(&dp, &udp("2001:db8:2::99", 64, 8)),
+        DropReason::NoNeighbor
+    );
+    assert_eq!(
+        dropped(&dp, &udp("2001:db8:100::5", 64, 1300)),
+        DropReason::TooBig
+    );
+    assert_eq!(
+        dropped(&dp, &udp("ff0e::1", 64, 8)),
+        DropReason::MulticastDestination
+    );
+    assert_eq!(
+        dropped(&dp, &udp("fe80::99", 64, 8)),
+        DropReason::ScopeViolation
+    );
+    assert_eq!(dropped(&dp, &udp("::1", 64, 8)), DropReason::ScopeViolation);
+    assert_eq!(
+        dropped(&dp, &udp("2001:db8:1::1", 64, 8)),
+        DropReason::PortUnreachable
+    );
+}
+
+#[test]
+fn drops_bad_sources() {
+    let dp = router();
+    for (src, reason) in [
+        ("ff02::1", DropReason::BadSource),
+        ("::", DropReason::BadSource),
+        ("::1", DropReason::BadSource),
+        ("fe80::2", DropReason::ScopeViolation),
+    ] {
+        let f = testvec::udp_frame(R0_MAC, H1_MAC, a(src), a("2001:db8:100::5"), 64, (1, 2), 8);
+        assert_eq!(dropped(&dp, &f), reason, "{src}");
+    }
+}
+
+#[test]
+fn drops_malformed_frames() {
+    let dp = router();
+    let good = udp("2001:db8:100::5", 64, 20);
+
+    assert_eq!(dropped(&dp, &good[..13]), DropReason::Truncated);
+    assert_eq!(dropped(&dp, &good[..53]), DropReason::Truncated);
+
+    let mut ipv4 = good.clone();
+    ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
+    assert_eq!(dropped(&dp, &ipv4), DropReason::NotIpv6);
+
+    let mut v4 = good.clone();
+    v4[14] = 0x45;
+    assert_eq!(dropped(&dp, &v4), DropReason::BadVersion);
+
+    let mut lies = good.clone();
+    lies[18..20].copy_from_slice(&500u16.to_be_bytes());
+    assert_eq!(dropped(&dp, &lies), DropReason::BadLength);
+
+    let mut jumbo = good.clone();
+    jumbo[18..21].copy_from_slice(&[0, 0, 0]);
+    assert_eq!(dropped(&dp, &jumbo), DropReason::BadLength);
+
+    let mut other = good.clone();
+    other[0..6].copy_from_slice(&[2, 0, 0, 0, 9, 9]);
+    assert_eq!(dropped(&dp, &other), DropReason::OtherHost);
+}
+
+#[test]
+fn headers_split_across_segments() {
+    let dp = router();
+    let frame = udp("2001:db8:100::5", 64, 100);
+    let mut buf = frame.clone();
+    assert_eq!(
+        dp.handle(&mut core(), 0, &mut buf, 40, frame.len()),
+        Verdict::Drop(DropReason::MultiSegment)
+    );
+    let echo = testvec::ECHO_REQUEST_FRAME;
+    let mut buf = echo.to_vec();
+    assert_eq!(
+        dp.handle(&mut core(), 0, &mut buf, 60, echo.len() + 100),
+        Verdict::Drop(DropReason::MultiSegment)
+    );
+}
+
+#[test]
+fn answers_echo_request() {
+    let dp = router();
+    let req = testvec::ECHO_REQUEST_FRAME;
+    let (v, out) = run(&dp, &req);
+    assert_eq!(v, Verdict::Reply { len: req.len() });
+    let out = &out[..req.len()];
+    assert_eq!(&out[0..6], &H1_MAC);
+    assert_eq!(&out[6..12], &R0_MAC);
+    let ip = Ipv6Packet::new(&out[14..]).unwrap();
+    assert_eq!(ip.src(), a("2001:db8:1::1"));
+    assert_eq!(ip.dst(), a("2001:db8:1::2"));
+    assert_eq!(ip.hop_limit(), HOP_LIMIT);
+    assert_eq!(out[54], icmpv6::ECHO_REPLY);
+    assert_eq!(
+        &out[58..],
+        &req[58..],
+        "identifier, sequence and data are kept"
+    );
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        58,
+        &out[54..]
+    ));
+}
+
+#[test]
+fn answers_echo_to_the_other_ports_address_and_link_local() {
+    let dp = router();
+    for dst in ["2001:db8:2::1", "fe80::ff:fe00:101"] {
+        let f = testvec::echo_request_frame(R0_MAC, H1_MAC, a("2001:db8:1::2"), a(dst), 100);
+        let (v, out) = run(&dp, &f);
+        assert_eq!(v, Verdict::Reply { len: f.len() }, "{dst}");
+        let ip = Ipv6Packet::new(&out[14..f.len()]).unwrap();
+        assert_eq!(ip.src(), a(dst));
+        assert!(checksum::verify_upper_layer(
+            &ip.src(),
+            &ip.dst(),
+            58,
+            &out[54..f.len()]
+        ));
+    }
+}
+
+#[test]
+fn echo_with_bad_checksum_is_dropped() {
+    let dp = router();
+    let mut req = testvec::ECHO_REQUEST_FRAME;
+    req[60] ^= 1;
+    assert_eq!(dropped(&dp, &req), DropReason::IcmpChecksum);
+}
+
+#[test]
+fn answers_neighbor_solicitation() {
+    let dp = router();
+    let ns = testvec::NS_MULTICAST_FRAME;
+    let (v, out) = run(&dp, &ns);
+    assert_eq!(v, Verdict::Reply { len: 86 });
+    let out = &out[..86];
+    assert_eq!(
+        &out[0..6],
+        &H1_MAC,
+        "to the solicitation's source link-layer address"
+    );
+    assert_eq!(&out[6..12], &R0_MAC);
+    let ip = Ipv6Packet::new(&out[14..]).unwrap();
+    assert_eq!(
+        (ip.version(), ip.payload_len(), ip.hop_limit()),
+        (6, 32, 255)
+    );
+    assert_eq!(ip.src(), a("2001:db8:1::1"));
+    assert_eq!(ip.dst(), a("2001:db8:1::2"));
+    assert_eq!(out[54], icmpv6::NEIGHBOR_ADVERT);
+    assert_eq!(
+        out[58],
+        nd::FLAG_ROUTER | nd::FLAG_SOLICITED | nd::FLAG_OVERRIDE
+    );
+    assert_eq!(&out[62..78], &a("2001:db8:1::1").octets());
+    assert_eq!(&out[78..86], &[2, 1, 2, 0, 0, 0, 1, 1]);
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        58,
+        &out[54..]
+    ));
+}
+
+#[test]
+fn answers_duplicate_address_detection_to_all_nodes() {
+    let dp = router();
+    // The solicitation of a node checking 2001:db8:1::1 before using it: from the
+    // unspecified address, with no link-layer address option.
+    let mut ns = testvec::NS_MULTICAST_FRAME[..78].to_vec();
+    ns[18..20].copy_from_slice(&24u16.to_be_bytes());
+    ns[22..38].copy_from_slice(&[0; 16]);
+    ns[56..58].copy_from_slice(&[0, 0]);
+    let c = checksum::upper_layer(&Ipv6Addr::UNSPECIFIED, &a("ff02::1:ff00:1"), 58, &ns[54..]);
+    ns[56..58].copy_from_slice(&c.to_be_bytes());
+
+    let (v, out) = run(&dp, &ns);
+    assert_eq!(v, Verdict::Reply { len: 86 });
+    assert_eq!(&out[0..6], &[0x33, 0x33, 0, 0, 0, 1]);
+    let ip = Ipv6Packet::new(&out[14..86]).unwrap();
+    assert_eq!(ip.dst(), ipv6::ALL_NODES);
+    assert_eq!(
+        out[58],
+        nd::FLAG_ROUTER | nd::FLAG_OVERRIDE,
+        "Solicited is clear"
+    );
+}
+
+#[test]
+fn ignores_solicitations_for_other_targets() {
+    let dp = router();
+    let mut ns = testvec::NS_MULTICAST_FRAME;
+    // Target 2001:db8:2::1 belongs to port1, not to port0 where this arrives.
+    ns[62..78].copy_from_slice(&a("2001:db8:2::1").octets());
+    ns[56..58].copy_from_slice(&[0, 0]);
+    let c = checksum::upper_layer(&a("2001:db8:1::2"), &a("ff02::1:ff00:1"), 58, &ns[54..]);
+    ns[56..58].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(dropped(&dp, &ns), DropReason::NdOtherTarget);
+
+    let mut bad = testvec::NS_MULTICAST_FRAME;
+    bad[21] = 64;
+    assert_eq!(dropped(&dp, &bad), DropReason::NdInvalid);
+}
+
+#[test]
+fn no_reply_room_is_a_counted_drop() {
+    let dp = router();
+    let ns = testvec::NS_MULTICAST_FRAME;
+    let mut buf = ns[..].to_vec();
+    assert_eq!(
+        dp.handle(&mut core(), 0, &mut buf[..80], 80, 80),
+        Verdict::Drop(DropReason::BadLength)
+    );
+    let mut short = ns[..78].to_vec();
+    short[18..20].copy_from_slice(&24u16.to_be_bytes());
+    short[56..58].copy_from_slice(&[0, 0]);
+    let c = checksum::upper_layer(&a("2001:db8:1::2"), &a("ff02::1:ff00:1"), 58, &short[54..]);
+    short[56..58].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(
+        dp.handle(&mut core(), 0, &mut short, 78, 78),
+        Verdict::Drop(DropReason::NoBufferRoom)
+    );
+}
+
+proptest::proptest! {
+    /// Whatever the bytes, handling never panics and a frame only grows into the room
+    /// it was given.
+    #[test]
+    fn any_bytes_are_handled(frame in proptest::collection::vec(proptest::num::u8::ANY, 0..200), room in 0usize..64) {
+        let dp = router();
+        let mut buf = frame.clone();
+        buf.resize(frame.len() + room, 0);
+        let v = dp.handle(&mut core(), 0, &mut buf, frame.len(), frame.len());
+        proptest::prop_assert!(fits(v, frame.len() + room));
+    }
+
+    /// Packets with valid Ethernet and IPv6 headers but any next header, destination and
+    /// payload: the same holds, deeper in the code.
+    #[test]
+    fn any_ipv6_payload_is_handled(
+        nh in proptest::sample::select(vec![0u8, 6, 17, 43, 44, 50, 58, 59, 60, 135, 253]),
+        dst in proptest::sample::select(vec!["2001:db8:1::1", "fe80::ff:fe00:101", "ff02::1", "2001:db8:100::1", "2001:db9::1"]),
+        hop_limit in proptest::sample::select(vec![0u8, 1, 2, 64, 255]),
+        payload in proptest::collection::vec(proptest::num::u8::ANY, 0..120),
+        room in 0usize..1400,
+    ) {
+        let dp = router();
+        let frame = ip_frame(R0_MAC, "2001:db8:1::2", dst, hop_limit, nh, &payload);
+        let mut buf = frame.clone();
+        buf.resize(frame.len() + room, 0);
+        let v = dp.handle(&mut core(), 0, &mut buf, frame.len(), frame.len());
+        proptest::prop_assert!(fits(v, frame.len() + room));
+    }
+}
+
+fn fits(v: Verdict, room: usize) -> bool {
+    match v {
+        Verdict::Forward { len, .. } | Verdict::Reply { len } | Verdict::Error { len, .. } => {
+            len <= room
+        }
+        Verdict::Drop(_) => true,
+    }
+}
+
+/// An Ethernet + IPv6 frame from host 1 with `payload` after the fixed header.
+fn ip_frame(
+    dst_mac: [u8; 6],
+    src: &str,
+    dst: &str,
+    hop_limit: u8,
+    nh: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&H1_MAC);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[nh, hop_limit]);
+    f.extend_from_slice(&a(src).octets());
+    f.extend_from_slice(&a(dst).octets());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Fills in the checksum of the upper-layer message at `at` (in the frame), field at
+/// `at + field`.
+fn fix_checksum(f: &mut [u8], at: usize, field: usize, proto: u8) {
+    let ip = Ipv6Packet::new(&f[14..]).unwrap();
+    let (src, dst) = (ip.src(), ip.dst());
+    f[at + field..at + field + 2].copy_from_slice(&[0, 0]);
+    let c = checksum::upper_layer(&src, &dst, proto, &f[at..]);
+    f[at + field..at + field + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Checks an ICMPv6 error verdict and returns (type, code, param, invoking packet).
+fn error_fields(v: Verdict, out: &[u8]) -> (u8, u8, u32, Vec<u8>) {
+    let Verdict::Error { len, .. } = v else {
+        panic!("expected an error, got {v:?}");
+    };
+    let out = &out[..len];
+    let ip = Ipv6Packet::new(&out[14..]).unwrap();
+    assert_eq!(usize::from(ip.payload_len()), len - 54);
+    assert_eq!(ip.next_header(), 58);
+    assert_eq!(ip.hop_limit(), HOP_LIMIT);
+    assert!(
+        checksum::verify_upper_layer(&ip.src(), &ip.dst(), 58, &out[54..]),
+        "checksum"
+    );
+    let param = u32::from_be_bytes([out[58], out[59], out[60], out[61]]);
+    (out[54], out[55], param, out[62..].to_vec())
+}
+
+#[test]
+fn time_exceeded_goes_back_to_the_source() {
+    let dp = router();
+    let frame = udp("2001:db8:100::5", 1, 30);
+    let (v, out) = run(&dp, &frame);
+    assert!(
+        matches!(
+            v,
+            Verdict::Error {
+                port: 0,
+                reason: DropReason::HopLimitExceeded,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
+    let (t, c, p, invoking) = error_fields(v, &out);
+    assert_eq!((t, c, p), (icmpv6::TIME_EXCEEDED, 0, 0));
+    assert_eq!(
+        invoking,
+        &frame[14..],
+        "the whole invoking packet, unchanged"
+    );
+    assert_eq!(&out[0..6], &H1_MAC, "to the source's neighbor entry");
+    assert_eq!(&out[6..12], &R0_MAC);
+    let ip = Ipv6Packet::new(&out[14..]).unwrap();
+    assert_eq!(
+        (ip.src(), ip.dst()),
+        (a("2001:db8:1::1"), a("2001:db8:1::2"))
+    );
+}
+
+#[test]
+fn destination_unreachable_codes() {
+    let dp = router();
+    for (dst, code, reason) in [
+        (
+            "2001:db9::1",
+            icmpv6::UNREACHABLE_NO_ROUTE,
+            DropReason::NoRoute,
+        ),
+        (
+            "2001:db8:2::99",
+            icmpv6::UNREACHABLE_ADDRESS,
+            DropReason::NoNeighbor,
+        ),
+    ] {
+        let (v, out) = run(&dp, &udp(dst, 64, 8));
+        assert!(
+            matches!(v, Verdict::Error { reason: r, .. } if r == reason),
+            "{dst}: {v:?}"
+        );
+        let (t, c, _, _) = error_fields(v, &out);
+        assert_eq!((t, c), (icmpv6::DEST_UNREACHABLE, code), "{dst}");
+    }
+}
+
+#[test]
+fn link_local_source_leaving_its_link_is_beyond_scope() {
+    let dp = router();
+    let f = testvec::udp_frame(
+        R0_MAC,
+        H1_MAC,
+        a("fe80::2"),
+        a("2001:db8:100::5"),
+        64,
+        (1, 2),
+        8,
+    );
+    let (v, out) = run(&dp, &f);
+    let (t, c, _, _) = error_fields(v, &out);
+    assert_eq!(
+        (t, c),
+        (icmpv6::DEST_UNREACHABLE, icmpv6::UNREACHABLE_BEYOND_SCOPE)
+    );
+    let ip = Ipv6Packet::new(&out[14..]).unwrap();
+    assert_eq!(
+        ip.src(),
+        a("fe80::ff:fe00:101"),
+        "from the port's link-local address"
+    );
+    assert_eq!(ip.dst(), a("fe80::2"));
+    assert_eq!(&out[0..6], &H1_MAC, "back to the frame's sender");
+}
+
+#[test]
+fn packet_too_big_carries_the_mtu_and_fits_1280() {
+    let dp = router();
+    let frame = udp("2001:db8:100::5", 64, 1400);
+    let (v, out) = run(&dp, &frame);
+    let Verdict::Error { len, .. } = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        len,
+        14 + 1280,
+        "as much of the packet as fits in the minimum MTU"
+    );
+    let (t, c, mtu, invoking) = error_fields(v, &out);
+    assert_eq!((t, c, mtu), (icmpv6::PACKET_TOO_BIG, 0, 1280));
+    assert_eq!(invoking, &frame[14..14 + 1280 - 48]);
+}
+
+#[test]
+fn no_error_about_errors_multicast_or_unnamed_sources() {
+    let dp = router();
+    // A Destination Unreachable in transit with its hop limit run out.
+    let mut err = ip_frame(
+        R0_MAC,
+        "2001:db8:1::2",
+        "2001:db8:100::5",
+        1,
+        58,
+        &[1, 0, 0, 0, 0, 0, 0, 0],
+    );
+    fix_checksum(&mut err, 54, 2, 58);
+    assert_eq!(
+        run(&dp, &err).0,
+        Verdict::Drop(DropReason::HopLimitExceeded)
+    );
+    // An Echo Request in transit is not an error: it gets one.
+    let mut echo = ip_frame(
+        R0_MAC,
+        "2001:db8:1::2",
+        "2001:db8:100::5",
+        1,
+        58,
+        &[128, 0, 0, 0, 0, 1, 0, 1],
+    );
+    fix_checksum(&mut echo, 54, 2, 58);
+    assert!(matches!(run(&dp, &echo).0, Verdict::Error { .. }));
+    // The Subnet-Router anycast address of port0's subnet does not name one node.
+    let any = testvec::udp_frame(
+        R0_MAC,
+        H1_MAC,
+        a("2001:db8:1::"),
+        a("2001:db9::1"),
+        64,
+        (1, 2),
+        8,
+    );
+    assert_eq!(run(&dp, &any).0, Verdict::Drop(DropReason::NoRoute));
+    // UDP to all-nodes: no port unreachable for a multicast destination.
+    let mcast = ip_frame(
+        [0x33, 0x33, 0, 0, 0, 1],
+        "2001:db8:1::2",
+        "ff02::1",
+        1,
+        17,
+        &[0, 1, 0, 2, 0, 8, 0, 0],
+    );
+    assert_eq!(
+        run(&dp, &mcast).0,
+        Verdict::Drop(DropReason::PortUnreachable)
+    );
+}
+
+#[test]
+fn errors_are_rate_limited_per_core() {
+    let dp = router();
+    let mut c = Core::new(IcmpLimits { rate: 1, burst: 2 }, Arc::default());
+    let frame = udp("2001:db8:100::5", 1, 8);
+    let mut verdicts = Vec::new();
+    for _ in 0..3 {
+        let mut buf = frame.clone();
+        buf.resize(300, 0);
+        verdicts.push(dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len()));
+    }
+    assert!(matches!(verdicts[0], Verdict::Error { .. }));
+    assert!(matches!(verdicts[1], Verdict::Error { .. }));
+    assert_eq!(verdicts[2], Verdict::Drop(DropReason::HopLimitExceeded));
+    assert_eq!(c.counters.icmp_rate_limited.get(), 1);
+    // A second later the bucket has a token again.
+    c.now_ns = 1_000_000_000;
+    let mut buf = frame.clone();
+    buf.resize(300, 0);
+    assert!(matches!(
+        dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len()),
+        Verdict::Error { .. }
+    ));
+}
+
+#[test]
+fn udp_tcp_and_unknown_protocols_to_the_router() {
+    let dp = router();
+    let (v, out) = run(&dp, &udp("2001:db8:1::1", 64, 8));
+    let (t, c, _, _) = error_fields(v, &out);
+    assert_eq!((t, c), (icmpv6::DEST_UNREACHABLE, icmpv6::UNREACHABLE_PORT));
+
+    let (v, out) = run(
+        &dp,
+        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 253, &[0; 8]),
+    );
+    let (t, c, pointer, _) = error_fields(v, &out);
+    assert_eq!(
+        (t, c, pointer),
+        (
+            icmpv6::PARAMETER_PROBLEM,
+            icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
+            6
+        )
+    );
+
+    // A SYN to port 22 gets a reset that acknowledges it.
+    let mut syn = ip_frame(
+        R0_MAC,
+        "2001:db8:1::2",
+        "2001:db8:1::1",
+        64,
+        6,
+        &[
+            0x9c, 0x40, 0, 22, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+        ],
+    );
+    fix_checksum(&mut syn, 54, 16, 6);
+    let (v, out) = run(&dp, &syn);
+    assert_eq!(v, Verdict::Reply { len: 74 });
+    let ip = Ipv6Packet::new(&out[14..74]).unwrap();
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.next_header()),
+        (a("2001:db8:1::1"), a("2001:db8:1::2"), 6)
+    );
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        6,
+        &out[54..74]
+    ));
+    assert_eq!(&out[54..58], &[0, 22, 0x9c, 0x40]);
+    assert_eq!(&out[62..66], &1001u32.to_be_bytes());
+    assert_eq!(out[67], 0x14, "RST and ACK");
+    // A reset is never answered, and a bad checksum is dropped.
+    let mut rst = syn.clone();
+    rst[67] = 0x04;
+    fix_checksum(&mut rst, 54, 16, 6);
+    assert_eq!(dropped(&dp, &rst), DropReason::LocalUnsupported);
+    syn[60] ^= 1;
+    assert_eq!(dropped(&dp, &syn), DropReason::TcpChecksum);
+}
+
+/// A Hop-by-Hop header (8 bytes) with one 4-byte option of `option_type`, then UDP.
+fn hop_by_hop(option_type: u8, dst: &str) -> Vec<u8> {
+    let mut payload = vec![17, 0, option_type, 2, 0, 0, 1, 0];
+    payload.extend_from_slice(&[0x0f, 0xa0, 0x13, 0x88, 0, 8, 0, 0]);
+    ip_frame(R0_MAC, "2001:db8:1::2", dst, 64, 0, &payload)
+}
+
+#[test]
+fn hop_by_hop_options_in_transit() {
+    let dp = router();
+    let to = "2001:db8:100::5";
+    assert!(matches!(
+        run(&dp, &hop_by_hop(exthdr::OPT_ROUTER_ALERT, to)).0,
+        Verdict::Forward { .. }
+    ));
+    assert!(
+        matches!(run(&dp, &hop_by_hop(0x1e, to)).0, Verdict::Forward { .. }),
+        "00: skip"
+    );
+    assert_eq!(
+        run(&dp, &hop_by_hop(0x5e, to)).0,
+        Verdict::Drop(DropReason::UnknownOption),
+        "01: discard"
+    );
+    for t in [0x9e, 0xde] {
+        let (v, out) = run(&dp, &hop_by_hop(t, to));
+        let (ty, c, pointer, _) = error_fields(v, &out);
+        assert_eq!(
+            (ty, c, pointer),
+            (
+                icmpv6::PARAMETER_PROBLEM,
+                icmpv6::PARAMETER_UNRECOGNIZED_OPTION,
+                42
+            ),
+            "{t:#x}"
+        );
+    }
+    // An option running past its header.
+    let mut bad = hop_by_hop(0x1e, to);
+    bad[57] = 9;
+    let (v, out) = run(&dp, &bad);
+    let (ty, c, pointer, _) = error_fields(v, &out);
+    assert_eq!(
+        (ty, c, pointer),
+        (
+            icmpv6::PARAMETER_PROBLEM,
+            icmpv6::PARAMETER_ERRONEOUS_FIELD,
+            43
+        )
+    );
+}
+
+#[test]
+fn unknown_option_to_multicast_reports_only_when_its_type_asks() {
+    let dp = router();
+    let mcast = |t| {
+        let mut f = hop_by_hop(t, "ff02::1");
+        f[0..6].copy_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
+        f
+    };
+    assert!(
+        matches!(run(&dp, &mcast(0x9e)).0, Verdict::Error { .. }),
+        "10: even to multicast"
+    );
+    assert_eq!(
+        run(&dp, &mcast(0xde)).0,
+        Verdict::Drop(DropReason::UnknownOption),
+        "11: not to multicast"
+    );
+}
+
+#[test]
+fn extension_headers_to_the_router() {
+    let dp = router();
+    let echo = [128u8, 0, 0, 0, 0x12, 0x34, 0, 7, b'h', b'i'];
+
+    // Destination options before an Echo Request: answered, without them.
+    let mut payload = vec![58, 0, 1, 4, 0, 0, 0, 0];
+    payload.extend_from_slice(&echo);
+    let mut f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 60, &payload);
+    fix_checksum(&mut f, 62, 2, 58);
+    let (v, out) = run(&dp, &f);
+    assert_eq!(
+        v,
+        Verdict::Reply {
+            len: 54 + echo.len()
+        }
+    );
+    assert_eq!(out[20], 58, "the reply carries no extension header");
+    assert_eq!(out[54], icmpv6::ECHO_REPLY);
+    assert!(checksum::verify_upper_layer(
+        &a("2001:db8:1::1"),
+        &a("2001:db8:1::2"),
+        58,
+        &out[54..54 + echo.len()]
+    ));
+
+    // A type 0 Routing header with segments left: Parameter Problem at its type.
+    let mut rh0 = vec![58, 2, 0, 1, 0, 0, 0, 0];
+    rh0.extend_from_slice(&a("2001:db8:9::9").octets());
+    rh0.extend_from_slice(&echo);
+    let (v, out) = run(
+        &dp,
+        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 43, &rh0),
+    );
+    let (t, c, pointer, _) = error_fields(v, &out);
+    assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 42));
+    assert!(matches!(
+        run(
+            &dp,
+            &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 43, &rh0)
+        )
+        .0,
+        Verdict::Error {
+            reason: DropReason::RoutingHeader,
+            ..
+        }
+    ));
+
+    // With no segments left it is ignored, and the Echo Request behind it answered.
+    rh0[3] = 0;
+    let mut f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 43, &rh0);
+    fix_checksum(&mut f, 78, 2, 58);
+    assert!(matches!(run(&dp, &f).0, Verdict::Reply { .. }));
+
+    // A fragment is not reassembled.
+    let mut frag = vec![58, 0, 0, 1, 0, 0, 0, 9];
+    frag.extend_from_slice(&echo);
+    assert_eq!(
+        dropped(
+            &dp,
+            &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &frag)
+        ),
+        DropReason::FragmentToRouter
+    );
+
+    // A chain that runs past the packet.
+    let (v, out) = run(
+        &dp,
+        &ip_frame(
+            R0_MAC,
+            "2001:db8:1::2",
+            "2001:db8:1::1",
+            64,
+            60,
+            &[58, 3, 1, 4, 0, 0, 0, 0],
+        ),
+    );
+    let (t, c, pointer, _) = error_fields(v, &out);
+    assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 40));
+}
+
+#[test]
+fn fragments_in_transit_are_forwarded_untouched() {
+    let dp = router();
+    let frag = [17u8, 0, 0, 9, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8];
+    let f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:100::5", 64, 44, &frag);
+    let (v, out) = run(&dp, &f);
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            port: 1,
+            len: f.len()
+        }
+    );
+    assert_eq!(&out[54..f.len()], &frag);
+}
