@@ -52,7 +52,10 @@ impl Eal {
         let argv: &mut Vec<*mut libc::c_char> = Box::leak(Box::new(
             owned.into_iter().map(CString::into_raw).collect::<Vec<_>>(),
         ));
-        let argc = c_int::try_from(argv.len())
+        let argc = argv.len();
+        // C's contract: argv[argc] is a null pointer.
+        argv.push(std::ptr::null_mut());
+        let argc = c_int::try_from(argc)
             .map_err(|_| DpdkError::new("rte_eal_init", "too many arguments", libc::E2BIG))?;
         // SAFETY: argv holds argc valid NUL-terminated strings that live forever (leaked
         // above); this is the only call of rte_eal_init in the process (STARTED).
@@ -71,14 +74,21 @@ impl Eal {
 
     /// Whether `lcore` was given to the EAL (`-l`/`--lcores`).
     pub fn lcore_enabled(&self, lcore: LcoreId) -> bool {
+        if lcore.0 >= sys::RTE_MAX_LCORE {
+            return false;
+        }
         // SAFETY: rte_lcore_is_enabled bounds-checks its argument.
         unsafe { sys::rte_lcore_is_enabled(lcore.0) != 0 }
     }
 
-    /// The NUMA socket of `lcore`.
-    pub fn lcore_socket(&self, lcore: LcoreId) -> i32 {
-        // SAFETY: rte_lcore_to_socket_id bounds-checks its argument.
-        unsafe { sys::rte_lcore_to_socket_id(lcore.0) as i32 }
+    /// The NUMA socket of `lcore`, or `None` for an lcore the EAL does not run.
+    pub fn lcore_socket(&self, lcore: LcoreId) -> Option<i32> {
+        if !self.lcore_enabled(lcore) {
+            return None;
+        }
+        // SAFETY: the id is below RTE_MAX_LCORE (checked by lcore_enabled), which is all
+        // rte_lcore_to_socket_id indexes with.
+        Some(unsafe { sys::rte_lcore_to_socket_id(lcore.0) } as i32)
     }
 
     /// The time-stamp counter's frequency in Hz, as the EAL measured it.
@@ -97,6 +107,11 @@ impl Eal {
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
+        // rte_eal_remote_launch indexes its lcore table unchecked, and an lcore without a
+        // worker thread (the main one, a disabled one) would never run the work.
+        if lcore == self.main_lcore() || !self.lcore_enabled(lcore) {
+            return Err(DpdkError::new("rte_eal_remote_launch", lcore, libc::EINVAL));
+        }
         let boxed: Box<Box<dyn FnOnce() -> i32 + Send>> = Box::new(Box::new(work));
         let arg = Box::into_raw(boxed).cast::<c_void>();
         // SAFETY: `trampoline` takes back ownership of `arg` exactly once when DPDK runs it;
@@ -109,16 +124,24 @@ impl Eal {
         check("rte_eal_remote_launch", lcore, ret)
     }
 
-    /// Waits for the work on `lcore` to finish and returns what it returned.
+    /// Waits for the work on `lcore` to finish and returns what it returned (0 for an
+    /// lcore that runs none).
     pub fn wait_lcore(&self, lcore: LcoreId) -> i32 {
-        // SAFETY: rte_eal_wait_lcore bounds-checks its argument and only waits.
+        if lcore == self.main_lcore() || !self.lcore_enabled(lcore) {
+            return 0;
+        }
+        // SAFETY: the id is a worker lcore below RTE_MAX_LCORE (checked above), which is
+        // what rte_eal_wait_lcore indexes with; it only waits.
         unsafe { sys::rte_eal_wait_lcore(lcore.0) }
     }
 
-    /// Releases the EAL's resources (`rte_eal_cleanup`). Ports and mempools must have been
-    /// dropped before, which taking `self` by value cannot prove; the caller orders it.
-    pub fn cleanup(self) {
-        // SAFETY: every lcore has been waited for by the caller; DPDK objects are gone.
+    /// Releases the EAL's resources (`rte_eal_cleanup`).
+    ///
+    /// # Safety
+    /// Every launched lcore has been waited for, every port closed and every mempool
+    /// dropped: cleanup frees the memory they live in.
+    pub unsafe fn cleanup(self) {
+        // SAFETY: the caller guarantees that nothing still uses DPDK's memory.
         unsafe { sys::rte_eal_cleanup() };
     }
 }

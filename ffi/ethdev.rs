@@ -26,6 +26,34 @@ impl fmt::Display for QueueId {
     }
 }
 
+/// The right to poll one rx queue. Made once per queue when its port is configured and
+/// neither copied nor cloned; polling takes it by `&mut`, so one thread at a time polls a
+/// queue, as DPDK requires.
+#[derive(Debug)]
+pub struct RxQueue {
+    pub(crate) port: PortId,
+    pub(crate) queue: QueueId,
+}
+
+/// The right to send on one tx queue, as [`RxQueue`] is for receiving.
+#[derive(Debug)]
+pub struct TxQueue {
+    pub(crate) port: PortId,
+    pub(crate) queue: QueueId,
+}
+
+impl fmt::Display for RxQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/rxq{}", self.port, self.queue.0)
+    }
+}
+
+impl fmt::Display for TxQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/txq{}", self.port, self.queue.0)
+    }
+}
+
 /// How to set a port up.
 #[derive(Debug, Clone)]
 pub struct PortConfig {
@@ -37,14 +65,16 @@ pub struct PortConfig {
     pub mtu: Option<u16>,
 }
 
-/// What a configured port reports about itself.
-#[derive(Debug, Clone)]
+/// What a configured port reports about itself, and the handles of its queues.
+#[derive(Debug)]
 pub struct PortInfo {
     pub mac: [u8; 6],
     pub driver: String,
     pub socket: i32,
     /// The MTU the device runs with, after configuration.
     pub mtu: u16,
+    pub rx_queues: Vec<RxQueue>,
+    pub tx_queues: Vec<TxQueue>,
 }
 
 /// A port's hardware (or driver) counters, as `rte_eth_stats_get` gives them.
@@ -215,6 +245,18 @@ impl PortId {
             driver,
             socket,
             mtu,
+            rx_queues: (0..conf.rx_queues)
+                .map(|q| RxQueue {
+                    port: self,
+                    queue: QueueId(q),
+                })
+                .collect(),
+            tx_queues: (0..conf.tx_queues)
+                .map(|q| TxQueue {
+                    port: self,
+                    queue: QueueId(q),
+                })
+                .collect(),
         })
     }
 
@@ -238,16 +280,25 @@ impl PortId {
         check("rte_eth_dev_start", self, ret)
     }
 
-    /// Stops the port (`rte_eth_dev_stop`); no lcore may poll it any more.
-    pub fn stop(self) -> Result<(), DpdkError> {
-        // SAFETY: the caller has joined every worker that polled this port.
+    /// Stops the port (`rte_eth_dev_stop`). Once stopped, DPDK points the port's burst
+    /// functions at stubs that move nothing, so a queue handle used afterwards is harmless.
+    ///
+    /// # Safety
+    /// No thread may be polling or sending on the port's queues during the call: DPDK's
+    /// stop is not synchronised with the data path.
+    pub unsafe fn stop(self) -> Result<(), DpdkError> {
+        // SAFETY: the caller guarantees that no thread uses the port's queues meanwhile.
         let ret = unsafe { sys::rte_eth_dev_stop(self.0) };
         check("rte_eth_dev_stop", self, ret)
     }
 
     /// Closes the port (`rte_eth_dev_close`), releasing its queues and their mbufs.
-    pub fn close(self) -> Result<(), DpdkError> {
-        // SAFETY: the port is stopped; nothing uses it any more.
+    ///
+    /// # Safety
+    /// As for [`PortId::stop`]; also, the mempool feeding the port must still be alive.
+    pub unsafe fn close(self) -> Result<(), DpdkError> {
+        // SAFETY: the caller guarantees that no thread uses the port and that its pool
+        // is alive.
         let ret = unsafe { sys::rte_eth_dev_close(self.0) };
         check("rte_eth_dev_close", self, ret)
     }

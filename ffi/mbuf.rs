@@ -3,10 +3,16 @@
 
 use std::ptr::NonNull;
 
-use super::{PortId, QueueId, sys};
+use super::{RxQueue, TxQueue, sys};
 
 /// The most packets one burst moves.
 pub const BURST_MAX: usize = 64;
+
+/// `RTE_MBUF_F_EXTERNAL`: the data lives in a buffer attached from outside the pool.
+/// (DPDK's offload flag macros are shifts bindgen does not expand.)
+const MBUF_F_EXTERNAL: u64 = 1 << 61;
+/// `RTE_MBUF_F_INDIRECT`: the mbuf points at another mbuf's data.
+const MBUF_F_INDIRECT: u64 = 1 << 62;
 
 /// One owned packet buffer. Dropping it returns it to its pool.
 pub struct Mbuf(NonNull<sys::rte_mbuf>);
@@ -46,20 +52,26 @@ impl Mbuf {
         }
     }
 
-    /// The first segment's data and tailroom: `len()` of the data are the packet, the rest
-    /// is free space a reply may grow into (then [`Mbuf::set_len`]).
+    /// The first segment's data and tailroom, to read and write in place: `len()` of the
+    /// data are the packet, the rest free space a reply may grow into (then
+    /// [`Mbuf::set_len`]). `None` when the buffer is shared (an indirect mbuf, an external
+    /// buffer, or more than one reference), where writing would change what others see.
     #[inline]
-    pub fn buffer_mut(&mut self) -> &mut [u8] {
+    pub fn buffer_mut(&mut self) -> Option<&mut [u8]> {
         let h = self.header();
+        if h.refcnt != 1 || h.ol_flags & (MBUF_F_INDIRECT | MBUF_F_EXTERNAL) != 0 {
+            return None;
+        }
         let start = usize::from(h.data_off);
         // The buffer runs buf_len bytes from buf_addr; the data starts data_off into it
         // (rte_pktmbuf_tailroom is what lies past data_len).
         let len = usize::from(h.buf_len).saturating_sub(start);
         let base = h.buf_addr.cast::<u8>();
-        // SAFETY: the mbuf is owned by self and borrowed mutably, so nothing else reads or
-        // writes its buffer; [data_off, buf_len) lies inside the buffer. The bytes past
-        // the data are memory DPDK allocated for packets, treated as plain bytes.
-        unsafe { std::slice::from_raw_parts_mut(base.add(start), len) }
+        // SAFETY: the mbuf is owned by self, borrowed mutably, and its buffer is its own
+        // (direct, one reference: checked above), so nothing else reads or writes it;
+        // [data_off, buf_len) lies inside the buffer. The bytes past the data are memory
+        // DPDK allocated for packets, treated as plain bytes.
+        Some(unsafe { std::slice::from_raw_parts_mut(base.add(start), len) })
     }
 
     /// Length of the first segment.
@@ -164,18 +176,17 @@ impl Default for RxBurst {
 }
 
 impl RxBurst {
-    /// Receives up to `max` (at most [`BURST_MAX`]) packets from `port`'s rx queue `queue`;
-    /// returns how many came.
-    ///
-    /// The caller must be the only thread polling that queue (DPDK queues are not
-    /// thread-safe); the worker layout gives each queue one owner.
+    /// Receives up to `max` (at most [`BURST_MAX`]) packets from `queue`; returns how many
+    /// came.
     #[inline]
-    pub fn rx(&mut self, port: PortId, queue: QueueId, max: usize) -> usize {
+    pub fn rx(&mut self, queue: &mut RxQueue, max: usize) -> usize {
         self.free_rest();
         let n = max.min(BURST_MAX) as u16;
-        // SAFETY: `pkts` has room for `n` pointers; the queue is polled by this thread
-        // only (worker layout); DPDK writes `ret` valid owned mbuf pointers.
-        let ret = unsafe { sys::v6fwd_rx_burst(port.0, queue.0, self.pkts.as_mut_ptr(), n) };
+        // SAFETY: `pkts` has room for `n` pointers. The queue exists: an RxQueue is only
+        // made for a configured queue; and no other thread polls it, since it is borrowed
+        // mutably here. DPDK writes `ret` valid mbuf pointers whose ownership passes to us.
+        let ret =
+            unsafe { sys::v6fwd_rx_burst(queue.port.0, queue.queue.0, self.pkts.as_mut_ptr(), n) };
         self.next = 0;
         self.len = usize::from(ret);
         self.len
@@ -252,19 +263,23 @@ impl MbufBatch {
         self.len == 0
     }
 
-    /// Sends the batch on `port`'s tx queue `queue`. What the queue does not take is freed.
-    /// Returns how many were sent; `len() - sent` were dropped. The batch is empty after.
-    ///
-    /// The caller must be the only thread using that tx queue.
+    /// Sends the batch on `queue`. What the queue does not take is freed. Returns how many
+    /// were sent; `len() - sent` were dropped. The batch is empty after.
     #[inline]
-    pub fn tx(&mut self, port: PortId, queue: QueueId) -> usize {
+    pub fn tx(&mut self, queue: &mut TxQueue) -> usize {
         if self.len == 0 {
             return 0;
         }
         // SAFETY: the first `len` pointers are owned mbufs; DPDK takes ownership of the
-        // first `sent` of them; the queue is used by this thread only (worker layout).
+        // first `sent` of them. The queue exists and no other thread sends on it, as for
+        // RxBurst::rx.
         let sent = usize::from(unsafe {
-            sys::v6fwd_tx_burst(port.0, queue.0, self.pkts.as_mut_ptr(), self.len as u16)
+            sys::v6fwd_tx_burst(
+                queue.port.0,
+                queue.queue.0,
+                self.pkts.as_mut_ptr(),
+                self.len as u16,
+            )
         });
         if sent < self.len {
             let rest = &mut self.pkts[sent..self.len];

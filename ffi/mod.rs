@@ -14,7 +14,7 @@ mod mempool;
 use std::fmt;
 
 pub use eal::{Eal, LcoreId};
-pub use ethdev::{LinkStatus, PortConfig, PortId, PortInfo, PortStats, QueueId};
+pub use ethdev::{LinkStatus, PortConfig, PortId, PortInfo, PortStats, QueueId, RxQueue, TxQueue};
 pub use mbuf::{BURST_MAX, Mbuf, MbufBatch, RxBurst};
 pub use mempool::Mempool;
 

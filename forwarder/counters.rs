@@ -50,7 +50,7 @@ drop_reasons! {
     NoRoute => "no_route", "No route matches the destination.";
     NoNeighbor => "no_neighbor", "The next hop has no neighbor entry.";
     TooBig => "too_big", "The packet is larger than the egress port's MTU.";
-    TxFull => "tx_full", "The egress queue did not take the packet.";
+    TxFull => "tx_full", "The egress queue did not take the packet (also counted as forwarded, replied or sent as an ICMPv6 error).";
     TcpChecksum => "tcp_bad_checksum", "A TCP segment to the router has a wrong checksum.";
     IcmpChecksum => "icmp_bad_checksum", "An ICMPv6 message to the router has a wrong checksum.";
     NdInvalid => "nd_invalid", "A Neighbor Solicitation failed the checks of RFC 4861 section 7.1.1.";
@@ -63,6 +63,7 @@ drop_reasons! {
     PortUnreachable => "port_unreachable", "UDP to the router, which has no UDP service (answered with Destination Unreachable, port unreachable).";
     FragmentToRouter => "fragment_to_router", "A fragment addressed to the router, which does not reassemble.";
     RoutingHeader => "routing_header", "A packet to the router with a Routing header it would have to process (RFC 5095: type 0 included).";
+    SharedBuffer => "shared_buffer", "A received buffer shared with another holder (indirect, external or referenced twice), which the router does not write in place.";
     NoBufferRoom => "no_buffer_room", "A reply did not fit in the buffer of the packet it answers.";
 }
 

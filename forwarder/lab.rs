@@ -140,7 +140,10 @@ fn setup_host(h: &Host, peer: &str) -> io::Result<()> {
     // A veth leaves checksums to be completed by the receiving kernel; the router reads
     // the frames raw through af_packet and would pass them on unfinished. Hosts on a real
     // wire finish their checksums, so these do too.
-    sh("ip", &["netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"])?;
+    sh(
+        "ip",
+        &["netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"],
+    )?;
     sh("ip", &["-n", ns, "link", "set", "eth0", "mtu", &mtu, "up"])?;
     sh(
         "ip",

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::config::{Config, Device, MEMPOOL_CACHE};
+use crate::config::{Config, Device, MEMPOOL_CACHE, PortConf};
 use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
-use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, QueueId};
+use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, RxQueue, TxQueue};
 use crate::neigh::NeighborTable;
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
 use crate::route::RouteTable;
@@ -45,7 +45,7 @@ pub enum RunError {
 
 /// The EAL arguments for `config`: the program name, a `--vdev` for each virtual device,
 /// the user's arguments, and `-l` with the main lcore and the workers unless the user gave
-/// a core list.
+/// a core list or a main lcore.
 pub fn eal_args(config: &Config, user: &[String]) -> Vec<String> {
     let mut args = vec![String::from("v6fwd")];
     for p in &config.ports {
@@ -55,7 +55,10 @@ pub fn eal_args(config: &Config, user: &[String]) -> Vec<String> {
     }
     args.extend(user.iter().cloned());
     let has_cores = user.iter().any(|a| {
-        a == "-l" || a == "-c" || a.starts_with("--lcores") || a.starts_with("-l") && a.len() > 2
+        ["-l", "-c", "--lcores"]
+            .iter()
+            .any(|opt| a.starts_with(opt))
+            || a.starts_with("--main-lcore")
     });
     if !has_cores {
         let main = (0..).find(|l| !config.workers.contains(l)).unwrap_or(0);
@@ -78,8 +81,21 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
     }
-
     let eal = Eal::init(&eal_args(config, user_eal_args))?;
+    let result = run_on(&eal, config, &stop);
+    // SAFETY: run_on has returned, so its guards have waited for every lcore it launched
+    // and closed every port it configured, and its mempool is dropped.
+    #[allow(unsafe_code)]
+    unsafe {
+        eal.cleanup()
+    };
+    result
+}
+
+/// Everything between EAL start and clean-up. The guards are declared so that they drop in
+/// the only safe order, on every path out: workers stopped and waited for, then ports
+/// stopped and closed, then the mempool freed.
+fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, RunError> {
     let main = eal.main_lcore();
     let workers: Vec<LcoreId> = config.workers.iter().map(|l| LcoreId(*l)).collect();
     for &w in &workers {
@@ -99,9 +115,9 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
         .unwrap_or(1500);
     let frame_room = largest_mtu + ethernet::HEADER_LEN as u32 + 4;
     let data_room = MBUF_HEADROOM + frame_room.max(MIN_DATA_ROOM);
-    let socket = eal.lcore_socket(workers[0]);
+    let socket = eal.lcore_socket(workers[0]).unwrap_or(-1);
     let pool = Mempool::create(
-        &eal,
+        eal,
         "v6fwd_mbufs",
         config.mbufs,
         MEMPOOL_CACHE.min(config.mbufs * 2 / 3),
@@ -109,14 +125,17 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
         socket,
     )?;
 
-    let (ports, views) = match start_ports(&eal, config, &pool, workers.len() as u16) {
-        Ok(p) => p,
-        Err(e) => {
-            drop(pool);
-            eal.cleanup();
-            return Err(e);
+    let mut ports = Ports::default();
+    let mut views = Vec::new();
+    // queues[w][p]: worker w's rx and tx queue on port p.
+    let mut queues: Vec<Vec<(RxQueue, TxQueue)>> = workers.iter().map(|_| Vec::new()).collect();
+    for p in &config.ports {
+        let (view, rx, tx) = ports.start(eal, config, p, &pool, workers.len() as u16)?;
+        views.push(view);
+        for (w, pair) in rx.into_iter().zip(tx).enumerate() {
+            queues[w].push(pair);
         }
-    };
+    }
 
     let routes = {
         let neighbors = NeighborTable::new(&config.neighbors);
@@ -129,7 +148,7 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
     ));
     for (conf, view) in config.ports.iter().zip(dataplane.ports()) {
         let addrs: Vec<String> = view.addresses.iter().map(ToString::to_string).collect();
-        info!(port = %conf.name, mac = %view.mac, mtu = view.mtu, addresses = %addrs.join(" "), "port ready");
+        info!(mac = %view.mac, mtu = view.mtu, addresses = %addrs.join(" "), "port {} ready", conf.name);
     }
     info!(
         routes = dataplane.routes().routes().len(),
@@ -140,49 +159,43 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
     let in_use_at_start = pool.in_use();
     let counters: Vec<Arc<CoreCounters>> = workers.iter().map(|_| Arc::default()).collect();
     let started = Instant::now();
-    let mut launched = Vec::new();
-    for (i, &lcore) in workers.iter().enumerate() {
+    let mut launched = Launched {
+        eal,
+        stop: Arc::clone(stop),
+        lcores: Vec::new(),
+    };
+    for ((&lcore, queues), counters) in workers.iter().zip(queues).zip(&counters) {
         let w = Worker {
             lcore,
-            queue: QueueId(i as u16),
-            ports: ports.clone(),
+            queues,
             burst: usize::from(config.burst),
             dataplane: Arc::clone(&dataplane),
-            counters: Arc::clone(&counters[i]),
+            counters: Arc::clone(counters),
             icmp_limits: config.icmp,
             tsc_hz: eal.tsc_hz(),
-            stop: Arc::clone(&stop),
+            stop: Arc::clone(stop),
         };
-        match eal.remote_launch(lcore, move || w.run()) {
-            Ok(()) => launched.push(lcore),
-            Err(e) => {
-                stop.store(true, Ordering::Relaxed);
-                warn!(%lcore, error = %e, "worker launch failed, stopping");
-                break;
-            }
-        }
+        eal.remote_launch(lcore, move || w.run())?;
+        launched.lcores.push(lcore);
     }
-    if launched.len() == workers.len() {
-        info!(workers = workers.len(), ports = ports.len(), "forwarding");
-    }
+    info!(
+        workers = workers.len(),
+        ports = config.ports.len(),
+        "forwarding"
+    );
 
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
     }
     info!("stopping");
-    for &lcore in &launched {
-        let ret = eal.wait_lcore(lcore);
-        if ret != 0 {
-            warn!(%lcore, ret, "worker ended with an error");
-        }
-    }
+    launched.wait();
     let seconds = started.elapsed().as_secs_f64();
 
     let in_use_at_exit = pool.in_use();
     let port_reports = config
         .ports
         .iter()
-        .zip(&ports)
+        .zip(&ports.ids)
         .zip(dataplane.ports())
         .map(|((conf, id), view)| PortReport {
             name: conf.name.clone(),
@@ -197,7 +210,7 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
         .zip(&counters)
         .map(|(l, c)| CoreReport::new(l.0, c))
         .collect();
-    let report = Report::new(
+    Ok(Report::new(
         seconds,
         port_reports,
         core_reports,
@@ -206,87 +219,150 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
             in_use_at_start,
             in_use_at_exit,
         },
-    );
-
-    stop_ports(&ports);
-    drop(pool);
-    eal.cleanup();
-    Ok(report)
+    ))
 }
 
-/// Finds, configures and starts every port; on failure, closes those already started.
-fn start_ports(
-    eal: &Eal,
-    config: &Config,
-    pool: &Mempool,
-    queues: u16,
-) -> Result<(Vec<PortId>, Vec<PortView>), RunError> {
-    let mut ids: Vec<PortId> = Vec::new();
-    let mut views = Vec::new();
-    for p in &config.ports {
-        let result = start_port(eal, config, p, pool, queues);
-        match result {
-            Ok((id, view)) => {
-                ids.push(id);
-                views.push(view);
-            }
-            Err(e) => {
-                stop_ports(&ids);
-                return Err(e);
+/// The launched workers: dropping this stops and waits for them.
+struct Launched<'a> {
+    eal: &'a Eal,
+    stop: Arc<AtomicBool>,
+    lcores: Vec<LcoreId>,
+}
+
+impl Launched<'_> {
+    fn wait(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for lcore in self.lcores.drain(..) {
+            let ret = self.eal.wait_lcore(lcore);
+            if ret != 0 {
+                warn!(ret, "worker {lcore} ended with an error");
             }
         }
     }
-    Ok((ids, views))
 }
 
-fn start_port(
-    eal: &Eal,
-    config: &Config,
-    p: &crate::config::PortConf,
-    pool: &Mempool,
-    queues: u16,
-) -> Result<(PortId, PortView), RunError> {
-    let port_err = |source| RunError::Port {
-        name: p.name.clone(),
-        source,
-    };
-    let id = PortId::by_name(eal, p.device.name()).map_err(|source| RunError::PortNotFound {
-        name: p.name.clone(),
-        device: p.device.name().to_owned(),
-        source,
-    })?;
-    let info = id
-        .configure(
-            eal,
-            &PortConfig {
-                rx_queues: queues,
-                tx_queues: queues,
-                rx_descriptors: config.rx_descriptors,
-                tx_descriptors: config.tx_descriptors,
-                mtu: Some(p.mtu),
-            },
-            pool,
-        )
-        .map_err(port_err)?;
-    if info.mtu != p.mtu {
-        warn!(port = %p.name, configured = p.mtu, device = info.mtu, "device keeps its own mtu");
+impl Drop for Launched<'_> {
+    fn drop(&mut self) {
+        self.wait();
     }
-    id.promiscuous_enable().map_err(port_err)?;
-    id.start().map_err(port_err)?;
-    if let Ok(link) = id.link() {
-        info!(port = %p.name, dpdk_port = id.0, driver = %info.driver, up = link.up, speed_mbps = link.speed_mbps, "link");
-    }
-    let addrs: Vec<_> = p.addresses.iter().map(|a| (a.addr, a.len)).collect();
-    Ok((id, PortView::new(MacAddr(info.mac), p.mtu, &addrs)))
 }
 
-fn stop_ports(ports: &[PortId]) {
-    for id in ports {
-        if let Err(e) = id.stop() {
-            warn!(port = %id, error = %e, "stop failed");
+/// The ports found so far: dropping this stops and closes them.
+#[derive(Default)]
+struct Ports {
+    ids: Vec<PortId>,
+}
+
+impl Ports {
+    /// Finds, configures and starts a port. Returns what the packet path sees of it and
+    /// one rx and tx queue per worker.
+    fn start(
+        &mut self,
+        eal: &Eal,
+        config: &Config,
+        p: &PortConf,
+        pool: &Mempool,
+        queues: u16,
+    ) -> Result<(PortView, Vec<RxQueue>, Vec<TxQueue>), RunError> {
+        let port_err = |source| RunError::Port {
+            name: p.name.clone(),
+            source,
+        };
+        let id =
+            PortId::by_name(eal, p.device.name()).map_err(|source| RunError::PortNotFound {
+                name: p.name.clone(),
+                device: p.device.name().to_owned(),
+                source,
+            })?;
+        // From here the port is closed on the way out, whatever step fails.
+        self.ids.push(id);
+        let info = id
+            .configure(
+                eal,
+                &PortConfig {
+                    rx_queues: queues,
+                    tx_queues: queues,
+                    rx_descriptors: config.rx_descriptors,
+                    tx_descriptors: config.tx_descriptors,
+                    mtu: Some(p.mtu),
+                },
+                pool,
+            )
+            .map_err(port_err)?;
+        // A device that kept a smaller MTU than configured sends no more than that; one
+        // that kept a larger one is held to the configured MTU.
+        let mtu = p.mtu.min(info.mtu);
+        if info.mtu != p.mtu {
+            warn!(
+                configured = p.mtu,
+                device = info.mtu,
+                used = mtu,
+                "port {} keeps its device's mtu",
+                p.name
+            );
         }
-        if let Err(e) = id.close() {
-            warn!(port = %id, error = %e, "close failed");
+        id.promiscuous_enable().map_err(port_err)?;
+        id.start().map_err(port_err)?;
+        if let Ok(link) = id.link() {
+            info!(dpdk_port = id.0, driver = %info.driver, up = link.up, speed_mbps = link.speed_mbps, "port {} link", p.name);
+        }
+        let addrs: Vec<_> = p.addresses.iter().map(|a| (a.addr, a.len)).collect();
+        let view = PortView::new(MacAddr(info.mac), mtu, &addrs);
+        Ok((view, info.rx_queues, info.tx_queues))
+    }
+}
+
+impl Drop for Ports {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..).rev() {
+            // SAFETY: Ports is dropped after Launched (declared after it in run_on), so no
+            // worker polls any port; the pool is declared before Ports and still alive.
+            #[allow(unsafe_code)]
+            let (stopped, closed) = unsafe { (id.stop(), id.close()) };
+            for e in [stopped.err(), closed.err()].into_iter().flatten() {
+                warn!(error = %e, "port {id} did not shut down cleanly");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = "workers = [1, 3]\n[[port]]\ndevice = \"net_null0,no-rx=1\"\n[[port]]\ndevice = \"0000:03:00.0\"\n";
+        Config::parse(text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn eal_args_add_vdevs_and_cores() {
+        let user: Vec<String> = vec!["--no-huge".into()];
+        assert_eq!(
+            eal_args(&config(), &user),
+            [
+                "v6fwd",
+                "--vdev=net_null0,no-rx=1",
+                "--no-huge",
+                "-l",
+                "0,1,3",
+                "--main-lcore=0"
+            ]
+        );
+    }
+
+    #[test]
+    fn eal_args_keep_the_users_cores() {
+        for given in [
+            "-l",
+            "-l0-3",
+            "-c0x3",
+            "-c",
+            "--lcores=0@0,1@1",
+            "--main-lcore=2",
+        ] {
+            let args = eal_args(&config(), &[given.to_string()]);
+            assert_eq!(args.last().unwrap(), given, "{given}");
         }
     }
 }
