@@ -61,7 +61,10 @@ drop_reasons! {
     UnknownOption => "unknown_option", "An unrecognised Hop-by-Hop or Destination option whose type says to discard the packet.";
     UnknownNextHeader => "unknown_next_header", "A packet to the router with a protocol it does not know (answered with Parameter Problem).";
     PortUnreachable => "port_unreachable", "UDP to the router, which has no UDP service (answered with Destination Unreachable, port unreachable).";
-    FragmentToRouter => "fragment_to_router", "A fragment addressed to the router, which does not reassemble.";
+    BadFragment => "bad_fragment", "A fragment to the router that is not the last yet not a multiple of 8 bytes long, or that runs past 65,535 bytes (both answered with Parameter Problem), or whose packet's parts disagree on its length.";
+    FragmentOverlap => "fragment_overlap", "A fragment to the router that overlaps another: the whole packet is discarded (RFC 5722).";
+    ReassemblyFull => "reassembly_full", "A fragment to the router arrived while every reassembly slot held a younger packet.";
+    MempoolEmpty => "mempool_empty", "No buffer could be had from the pool for an answer sent in fragments.";
     RoutingHeader => "routing_header", "A packet to the router with a Routing header it would have to process (RFC 5095: type 0 included).";
     SharedBuffer => "shared_buffer", "A received buffer shared with another holder (indirect, external or referenced twice), which the router does not write in place.";
     NoBufferRoom => "no_buffer_room", "A reply did not fit in the buffer of the packet it answers.";
@@ -105,6 +108,14 @@ pub struct CoreCounters {
     pub replied: Counter,
     /// Packets the tx queues took.
     pub tx: Counter,
+    /// Fragments to the router taken into reassembly, but the one that completed a packet
+    /// (counted with its answer or drop).
+    pub fragments_held: Counter,
+    /// Frames beyond the first of the router's answers sent in fragments (the answer
+    /// itself counts once, as replied or as an ICMPv6 error).
+    pub answer_fragments: Counter,
+    /// Fragmented packets to the router abandoned after 60 s incomplete.
+    pub reassembly_expired: Counter,
     /// ICMPv6 errors sent.
     pub icmp_errors: Counter,
     /// ICMPv6 errors not sent because the core's error rate limit was reached.

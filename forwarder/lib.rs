@@ -20,6 +20,7 @@ pub mod dataplane;
 pub mod lab;
 pub mod neigh;
 pub mod ratelimit;
+pub mod reassembly;
 pub mod report;
 pub mod route;
 pub mod router;

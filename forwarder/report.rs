@@ -27,6 +27,9 @@ pub struct CoreReport {
     pub tx: u64,
     pub icmp_errors: u64,
     pub icmp_rate_limited: u64,
+    pub fragments_held: u64,
+    pub answer_fragments: u64,
+    pub reassembly_expired: u64,
     pub idle_polls: u64,
     pub dropped: u64,
     /// Drops by reason; reasons with no drop are left out.
@@ -43,6 +46,9 @@ impl CoreReport {
             tx: c.tx.get(),
             icmp_errors: c.icmp_errors.get(),
             icmp_rate_limited: c.icmp_rate_limited.get(),
+            fragments_held: c.fragments_held.get(),
+            answer_fragments: c.answer_fragments.get(),
+            reassembly_expired: c.reassembly_expired.get(),
             idle_polls: c.idle_polls.get(),
             dropped: c.dropped_total(),
             drops: DropReason::ALL

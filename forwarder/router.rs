@@ -116,14 +116,14 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
     let frame_room = largest_mtu + ethernet::HEADER_LEN as u32 + 4;
     let data_room = MBUF_HEADROOM + frame_room.max(MIN_DATA_ROOM);
     let socket = eal.lcore_socket(workers[0]).unwrap_or(-1);
-    let pool = Mempool::create(
+    let pool = Arc::new(Mempool::create(
         eal,
         "v6fwd_mbufs",
         config.mbufs,
         MEMPOOL_CACHE.min(config.mbufs * 2 / 3),
         data_room as u16,
         socket,
-    )?;
+    )?);
 
     let mut ports = Ports::default();
     let mut views = Vec::new();
@@ -173,6 +173,7 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
             counters: Arc::clone(counters),
             icmp_limits: config.icmp,
             tsc_hz: eal.tsc_hz(),
+            pool: Arc::clone(&pool),
             stop: Arc::clone(stop),
         };
         eal.remote_launch(lcore, move || w.run())?;

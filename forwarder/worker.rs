@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::counters::{CoreCounters, DropReason};
 use crate::dataplane::{Core, Dataplane, IcmpLimits, Verdict};
-use crate::ffi::{self, LcoreId, MbufBatch, RxBurst, RxQueue, TxQueue};
+use crate::ffi::{self, LcoreId, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
+use crate::wire::{ethernet, fragment};
 
 /// What one worker needs to run.
 pub struct Worker {
@@ -23,6 +24,8 @@ pub struct Worker {
     pub icmp_limits: IcmpLimits,
     /// The time-stamp counter's frequency, for the worker's clock.
     pub tsc_hz: u64,
+    /// The pool answers sent in fragments take their buffers from.
+    pub pool: Arc<Mempool>,
     pub stop: Arc<AtomicBool>,
 }
 
@@ -30,12 +33,15 @@ impl Worker {
     /// Polls until `stop` is set. Returns 0, for `rte_eal_wait_lcore`.
     pub fn run(mut self) -> i32 {
         let mut rx = RxBurst::default();
-        let mut tx: Vec<MbufBatch> = self.queues.iter().map(|_| MbufBatch::default()).collect();
         let mut queues = std::mem::take(&mut self.queues);
-        let mut drops = MbufBatch::default();
-        let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters));
-        let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
+        let mut out = Output {
+            tx: queues.iter().map(|_| MbufBatch::default()).collect(),
+            drops: MbufBatch::default(),
+        };
         let start = ffi::rdtsc();
+        let seed = (start as u32) ^ self.lcore.0.rotate_left(16);
+        let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters), seed);
+        let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
         let c = &*self.counters;
 
         while !self.stop.load(Ordering::Relaxed) {
@@ -47,10 +53,12 @@ impl Worker {
                 }
                 received += n;
                 c.rx.add(n as u64);
-                // The clock is read once per burst: ICMPv6 error pacing needs no finer time.
+                // The clock is read once per burst: ICMPv6 error pacing and reassembly
+                // timeouts need no finer time.
                 core.now_ns = ((ffi::rdtsc() - start) as f64 * ns_per_tick) as u64;
-                self.handle_burst(&mut core, index as u16, &mut rx, &mut tx, &mut drops);
-                self.send(&mut queues, &mut tx);
+                self.handle_burst(&mut core, index as u16, &mut rx, &mut queues, &mut out);
+                out.drops.free();
+                self.send(&mut queues, &mut out.tx);
             }
             if received == 0 {
                 c.idle_polls.add(1);
@@ -60,15 +68,15 @@ impl Worker {
     }
 
     /// Runs one received burst through the dataplane, gathering what is to be sent in the
-    /// per-port batches and freeing what is dropped.
+    /// per-port batches and what is dropped in the drop batch.
     #[inline]
     fn handle_burst(
         &self,
         core: &mut Core,
         in_port: u16,
         rx: &mut RxBurst,
-        tx: &mut [MbufBatch],
-        drops: &mut MbufBatch,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
     ) {
         let c = &*self.counters;
         let (mut forwarded, mut replied, mut errors) = (0u64, 0u64, 0u64);
@@ -79,7 +87,7 @@ impl Worker {
                 Some(buf) => self.dataplane.handle(core, in_port, buf, seg_len, pkt_len),
                 None => Verdict::Drop(DropReason::SharedBuffer),
             };
-            let (out, len) = match verdict {
+            let (port, len) = match verdict {
                 Verdict::Forward { port, len } => (port, len),
                 Verdict::Reply { len } => (in_port, len),
                 Verdict::Error { port, len, reason } => {
@@ -88,8 +96,34 @@ impl Worker {
                 }
                 Verdict::Drop(reason) => {
                     c.drop_packet(reason);
-                    if let Err(m) = drops.push(m) {
-                        drop(m);
+                    out.free(m);
+                    continue;
+                }
+                Verdict::Held => {
+                    c.fragments_held.add(1);
+                    out.free(m);
+                    continue;
+                }
+                Verdict::Reassembled {
+                    port,
+                    slot,
+                    start,
+                    len,
+                    reason,
+                } => {
+                    out.free(m);
+                    if let Some(reason) = reason {
+                        c.drop_packet(reason);
+                    }
+                    let id = core.next_fragment_id();
+                    let frame = &core.reassembly.buffer_mut(slot)[start..start + len];
+                    let sent = self.send_in_fragments(port, frame, id, queues, out);
+                    core.reassembly.release(slot);
+                    if sent {
+                        match reason {
+                            Some(_) => errors += 1,
+                            None => replied += 1,
+                        }
                     }
                     continue;
                 }
@@ -113,35 +147,120 @@ impl Worker {
                 Verdict::Reply { .. } => replied += 1,
                 _ => errors += 1,
             }
-            if let Err(m) = tx[usize::from(out)].push(m) {
-                // A batch holds a whole burst; this cannot happen while bursts are no
-                // larger than BURST_MAX, which the configuration ensures.
-                c.drop_packet(DropReason::TxFull);
-                drop(m);
-            }
+            self.queue(port, m, queues, out);
         }
         c.forwarded.add(forwarded);
         c.replied.add(replied);
         c.icmp_errors.add(errors);
-        drops.free();
+    }
+
+    /// Adds a packet to its port's batch, sending the batch first if it is full.
+    #[inline]
+    fn queue(&self, port: u16, m: Mbuf, queues: &mut [(RxQueue, TxQueue)], out: &mut Output) {
+        let p = usize::from(port);
+        if let Err(m) = out.tx[p].push(m) {
+            self.send_one(&mut queues[p].1, &mut out.tx[p]);
+            if let Err(m) = out.tx[p].push(m) {
+                self.counters.drop_packet(DropReason::TxFull);
+                drop(m);
+            }
+        }
+    }
+
+    /// Sends a frame the router made itself, which may exceed the port's MTU, in new
+    /// buffers: whole if it fits, else in fragments (RFC 8200 section 4.5). Returns
+    /// whether all of it was queued.
+    fn send_in_fragments(
+        &self,
+        port: u16,
+        frame: &[u8],
+        id: u32,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) -> bool {
+        let Some(view) = self.dataplane.ports().get(usize::from(port)) else {
+            return false;
+        };
+        let mtu = usize::from(view.mtu);
+        let (eth, packet) = frame.split_at(ethernet::HEADER_LEN);
+        if packet.len() <= mtu {
+            return match self.copy_out(&[eth, packet]) {
+                Some(m) => {
+                    self.queue(port, m, queues, out);
+                    true
+                }
+                None => false,
+            };
+        }
+        for (i, (header, range)) in fragment::split(packet, mtu, id).enumerate() {
+            let Some(m) = self.copy_out(&[eth, &header, &packet[range]]) else {
+                return false;
+            };
+            self.queue(port, m, queues, out);
+            if i > 0 {
+                self.counters.answer_fragments.add(1);
+            }
+        }
+        true
+    }
+
+    /// A new buffer holding `parts` end to end, or `None` (counted) if the pool is empty.
+    fn copy_out(&self, parts: &[&[u8]]) -> Option<Mbuf> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let Some(mut m) = Mbuf::alloc(&self.pool) else {
+            self.counters.drop_packet(DropReason::MempoolEmpty);
+            return None;
+        };
+        if !m.set_len(len) {
+            self.counters.drop_packet(DropReason::NoBufferRoom);
+            return None;
+        }
+        let buf = m.buffer_mut()?;
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        Some(m)
     }
 
     /// Sends every gathered batch on this worker's tx queue of its port.
     #[inline]
     fn send(&self, queues: &mut [(RxQueue, TxQueue)], tx: &mut [MbufBatch]) {
-        let c = &*self.counters;
         for ((_, queue), batch) in queues.iter_mut().zip(tx.iter_mut()) {
-            let queued = batch.len();
-            if queued == 0 {
-                continue;
-            }
-            let sent = batch.tx(queue);
-            c.tx.add(sent as u64);
-            // Packets the queue refused were counted as forwarded, replied or sent as
-            // errors; they are also counted here.
-            if sent < queued {
-                c.drop_packets(DropReason::TxFull, (queued - sent) as u64);
-            }
+            self.send_one(queue, batch);
+        }
+    }
+
+    #[inline]
+    fn send_one(&self, queue: &mut TxQueue, batch: &mut MbufBatch) {
+        let queued = batch.len();
+        if queued == 0 {
+            return;
+        }
+        let sent = batch.tx(queue);
+        self.counters.tx.add(sent as u64);
+        // Packets the queue refused were counted as forwarded, replied or sent as
+        // errors; they are also counted here.
+        if sent < queued {
+            self.counters
+                .drop_packets(DropReason::TxFull, (queued - sent) as u64);
+        }
+    }
+}
+
+/// A worker's outgoing batches: one per port, and one of buffers to free.
+struct Output {
+    tx: Vec<MbufBatch>,
+    drops: MbufBatch,
+}
+
+impl Output {
+    /// Frees a buffer with the burst's others.
+    #[inline]
+    fn free(&mut self, m: Mbuf) {
+        if let Err(m) = self.drops.push(m) {
+            drop(m);
         }
     }
 }

@@ -6,6 +6,7 @@ use std::net::Ipv6Addr;
 use super::{Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, Rx, Verdict};
 use crate::counters::DropReason;
 use crate::route::NextHop;
+use crate::wire::fragment::FragmentHeader;
 use crate::wire::icmpv6::{self, ERROR_HEADER_LEN, ERROR_MAX_PACKET};
 use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, exthdr, ipv6};
 
@@ -149,11 +150,17 @@ impl Dataplane {
     /// answer (RFC 4443 2.4 (e.1)).
     fn is_error_or_redirect(&self, buf: &[u8], rx: &Rx) -> bool {
         let packet = &buf[L3_OFFSET..rx.frame_len];
-        match exthdr::walk(packet, super::MAX_EXTENSION_HEADERS) {
-            Ok(c) if c.upper == exthdr::ICMPV6 => packet
+        let Ok(c) = exthdr::walk(packet, super::MAX_EXTENSION_HEADERS) else {
+            return false;
+        };
+        // A fragment other than the first carries no ICMPv6 header to tell.
+        let later_fragment = c
+            .fragment
+            .is_some_and(|at| FragmentHeader::parse(&packet[at..]).is_some_and(|f| f.offset != 0));
+        c.upper == exthdr::ICMPV6
+            && !later_fragment
+            && packet
                 .get(c.upper_offset)
-                .is_some_and(|t| icmpv6::is_error(*t) || *t == icmpv6::REDIRECT),
-            _ => false,
-        }
+                .is_some_and(|t| icmpv6::is_error(*t) || *t == icmpv6::REDIRECT)
     }
 }

@@ -74,9 +74,8 @@ impl Dataplane {
                 );
             }
         }
-        // Fragments to the router are not reassembled.
         if chain.fragment.is_some() {
-            return Verdict::Drop(DropReason::FragmentToRouter);
+            return self.reassemble(core, port, buf, rx, &chain);
         }
 
         let upper = L3_OFFSET + chain.upper_offset;

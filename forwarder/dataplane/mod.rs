@@ -8,6 +8,7 @@
 
 mod icmp_error;
 mod local;
+mod reassemble;
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use rustc_hash::FxHashMap;
 use crate::counters::{CoreCounters, DropReason};
 use crate::neigh::NeighborTable;
 use crate::ratelimit::TokenBucket;
+use crate::reassembly::Reassembler;
 use crate::route::{NextHop, RouteTable};
 use crate::wire::ethernet::{self, ETHERTYPE_IPV6};
 use crate::wire::exthdr::{self, OptionsVerdict, UnknownOption};
@@ -107,16 +109,35 @@ pub enum Verdict {
     },
     /// Drop it, counted under the reason.
     Drop(DropReason),
+    /// The packet was a fragment, copied into reassembly; its buffer can be freed.
+    Held,
+    /// The packet completed a fragmented packet to the router, whose answer (a reply, or
+    /// an error when `reason` is given) was written in the core's reassembly slot `slot`,
+    /// `start..start + len`, and may be larger than the port's MTU: the worker sends it in
+    /// fragments, then releases the slot.
+    Reassembled {
+        port: u16,
+        slot: usize,
+        start: usize,
+        len: usize,
+        reason: Option<DropReason>,
+    },
 }
 
-/// The state of one worker core that the packet path changes: its clock and its ICMPv6
-/// error budget. Owned by that core alone.
+/// The state of one worker core that the packet path changes: its clock, its ICMPv6
+/// error budget, its reassembly slots and the identification of the fragments it sends.
+/// Owned by that core alone.
 pub struct Core {
     /// Nanoseconds from a fixed origin, set by the worker once per burst.
     pub now_ns: u64,
     pub icmp_errors: TokenBucket,
+    pub reassembly: Reassembler,
+    fragment_id: u32,
     pub counters: Arc<CoreCounters>,
 }
+
+/// Packets to the router that each core reassembles at a time.
+const REASSEMBLY_SLOTS: usize = 4;
 
 /// How fast each core may send ICMPv6 errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,12 +149,24 @@ pub struct IcmpLimits {
 }
 
 impl Core {
-    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>) -> Core {
+    /// A core's state. `seed` starts its fragment identifications, which should differ
+    /// between cores and runs (RFC 7739: hard to predict).
+    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>, seed: u32) -> Core {
         Core {
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
+            reassembly: Reassembler::new(REASSEMBLY_SLOTS),
+            fragment_id: seed,
             counters,
         }
+    }
+
+    /// The identification for the next packet this core sends in fragments.
+    pub fn next_fragment_id(&mut self) -> u32 {
+        // A large odd step walks all 2^32 values before repeating, in an order that a
+        // neighbor does not guess from one sample.
+        self.fragment_id = self.fragment_id.wrapping_add(0x9e37_79b9);
+        self.fragment_id
     }
 }
 

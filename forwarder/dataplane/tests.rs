@@ -72,6 +72,7 @@ fn core() -> Core {
             burst: 100,
         },
         Arc::default(),
+        1,
     )
 }
 
@@ -411,7 +412,7 @@ fn fits(v: Verdict, room: usize) -> bool {
         Verdict::Forward { len, .. } | Verdict::Reply { len } | Verdict::Error { len, .. } => {
             len <= room
         }
-        Verdict::Drop(_) => true,
+        Verdict::Drop(_) | Verdict::Held | Verdict::Reassembled { .. } => true,
     }
 }
 
@@ -624,7 +625,7 @@ fn no_error_about_errors_multicast_or_unnamed_sources() {
 #[test]
 fn errors_are_rate_limited_per_core() {
     let dp = router();
-    let mut c = Core::new(IcmpLimits { rate: 1, burst: 2 }, Arc::default());
+    let mut c = Core::new(IcmpLimits { rate: 1, burst: 2 }, Arc::default(), 1);
     let frame = udp("2001:db8:100::5", 1, 8);
     let mut verdicts = Vec::new();
     for _ in 0..3 {
@@ -829,16 +830,25 @@ fn extension_headers_to_the_router() {
     fix_checksum(&mut f, 78, 2, 58);
     assert!(matches!(run(&dp, &f).0, Verdict::Reply { .. }));
 
-    // A fragment is not reassembled.
+    // A fragment that is not the last must carry a multiple of 8 bytes.
     let mut frag = vec![58, 0, 0, 1, 0, 0, 0, 9];
     frag.extend_from_slice(&echo);
-    assert_eq!(
-        dropped(
-            &dp,
-            &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &frag)
-        ),
-        DropReason::FragmentToRouter
+    let (v, out) = run(
+        &dp,
+        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &frag),
     );
+    assert!(
+        matches!(
+            v,
+            Verdict::Error {
+                reason: DropReason::BadFragment,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
+    let (t, c, pointer, _) = error_fields(v, &out);
+    assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 4));
 
     // A chain that runs past the packet.
     let (v, out) = run(
@@ -870,4 +880,117 @@ fn fragments_in_transit_are_forwarded_untouched() {
         }
     );
     assert_eq!(&out[54..f.len()], &frag);
+}
+
+/// An Echo Request to the router with `data_len` bytes of data, cut into fragments of at
+/// most `chunk` data bytes each, as the frames a host would send.
+fn fragmented_echo(data_len: usize, chunk: usize, id: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut icmp = vec![128u8, 0, 0, 0, 0x42, 0x42, 0, 1];
+    icmp.extend((0..data_len).map(|i| (i * 7) as u8));
+    let whole = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 58, &icmp);
+    let mut whole = whole;
+    fix_checksum(&mut whole, 54, 2, 58);
+    let icmp = whole[54..].to_vec();
+    let frames = icmp
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, part)| {
+            let offset = i * chunk;
+            let more = offset + part.len() < icmp.len();
+            let mut payload = vec![0u8; 8];
+            crate::wire::fragment::FragmentHeader {
+                next_header: 58,
+                offset,
+                more,
+                id,
+            }
+            .write(&mut payload);
+            payload.extend_from_slice(part);
+            ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &payload)
+        })
+        .collect();
+    (whole, frames)
+}
+
+#[test]
+fn fragmented_echo_request_is_reassembled_and_answered() {
+    let dp = router();
+    let mut c = core();
+    let (whole, frames) = fragmented_echo(3000, 1232, 77);
+    assert_eq!(frames.len(), 3);
+    // Out of order: last, first, middle.
+    let mut verdicts = Vec::new();
+    for f in [&frames[2], &frames[0], &frames[1]] {
+        let mut buf = f.clone();
+        buf.resize(f.len() + 64, 0);
+        verdicts.push(dp.handle(&mut c, 0, &mut buf, f.len(), f.len()));
+    }
+    assert_eq!(&verdicts[..2], &[Verdict::Held, Verdict::Held]);
+    let Verdict::Reassembled {
+        port: 0,
+        slot,
+        start,
+        len,
+        reason: None,
+    } = verdicts[2]
+    else {
+        panic!("{:?}", verdicts[2]);
+    };
+    assert_eq!(len, whole.len());
+    let reply = &c.reassembly.buffer_mut(slot)[start..start + len];
+    assert_eq!(&reply[0..6], &H1_MAC);
+    let ip = Ipv6Packet::new(&reply[14..]).unwrap();
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.next_header()),
+        (a("2001:db8:1::1"), a("2001:db8:1::2"), 58)
+    );
+    assert_eq!(reply[54], icmpv6::ECHO_REPLY);
+    assert_eq!(
+        &reply[58..],
+        &whole[58..],
+        "identifier, sequence and data are kept"
+    );
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        58,
+        &reply[54..]
+    ));
+    c.reassembly.release(slot);
+}
+
+#[test]
+fn fragment_faults_to_the_router() {
+    let dp = router();
+    let mut c = core();
+    let (_, frames) = fragmented_echo(100, 48, 5);
+    let mut handle = |f: &[u8]| {
+        let mut buf = f.to_vec();
+        buf.resize(f.len() + 64, 0);
+        dp.handle(&mut c, 0, &mut buf, f.len(), f.len())
+    };
+    assert_eq!(handle(&frames[0]), Verdict::Held);
+    // The same first fragment again overlaps itself: the packet is discarded.
+    assert_eq!(
+        handle(&frames[0]),
+        Verdict::Drop(DropReason::FragmentOverlap)
+    );
+    assert_eq!(handle(&frames[1]), Verdict::Held, "a new packet starts");
+
+    // A fragment ending past 65,535 bytes: Parameter Problem at its Fragment Offset.
+    let mut payload = vec![0u8; 8];
+    crate::wire::fragment::FragmentHeader {
+        next_header: 58,
+        offset: 65528,
+        more: true,
+        id: 9,
+    }
+    .write(&mut payload);
+    payload.extend_from_slice(&[0; 16]);
+    let (v, out) = run(
+        &dp,
+        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &payload),
+    );
+    let (t, code, pointer, _) = error_fields(v, &out);
+    assert_eq!((t, code, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 42));
 }

@@ -32,17 +32,14 @@ fn n(v: &Value) -> u64 {
 }
 
 fn ping(host: &lab::Host, to: Ipv6Addr, count: u32) {
+    ping_sized(host, to, count, 56);
+}
+
+fn ping_sized(host: &lab::Host, to: Ipv6Addr, count: u32, size: usize) {
+    let (count, size, to_text) = (count.to_string(), size.to_string(), to.to_string());
     let out = host
         .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            &to.to_string(),
+            "ping", "-6", "-c", &count, "-s", &size, "-i", "0.2", "-W", "2", &to_text,
         ])
         .expect("ping runs");
     assert!(
@@ -77,11 +74,19 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
     ping(h2, h1.addr, 5);
     ping(h1, h1.gateway, 3);
     ping(h2, h1.gateway, 2);
+    // Larger than the link MTU: the hosts fragment, the router forwards the fragments
+    // untouched, reassembles those addressed to it, and answers in fragments.
+    ping_sized(h1, h2.addr, 2, 3000);
+    ping_sized(h1, h1.gateway, 2, 3000);
     let r = stop_and_report(fwd);
 
     let core = &r["cores"][0];
-    // Each ping across is a request and a reply through the router: 2 x (5 + 5).
-    assert_eq!(n(&core["forwarded"]), 20, "{r:#}");
+    // Each ping across is a request and a reply through the router: 2 x (5 + 5), and
+    // 2 x (3 + 3) fragments of the large ones.
+    assert_eq!(n(&core["forwarded"]), 32, "{r:#}");
+    // Three fragments of each large request to the router: two held, one answered.
+    assert_eq!(n(&core["fragments_held"]), 4, "{r:#}");
+    assert_eq!(n(&core["answer_fragments"]), 4, "{r:#}");
     // Echo replies from the router, plus its answers to the hosts' solicitations.
     assert!(n(&core["replied"]) >= 5, "{r:#}");
 
@@ -100,11 +105,17 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
     );
     assert_eq!(
         n(&core["tx"]),
-        n(&core["forwarded"]) + n(&core["replied"]) + n(&core["icmp_errors"])
+        n(&core["forwarded"])
+            + n(&core["replied"])
+            + n(&core["icmp_errors"])
+            + n(&core["answer_fragments"])
     );
     assert_eq!(
         n(&core["rx"]),
-        n(&core["forwarded"]) + n(&core["replied"]) + n(&core["dropped"])
+        n(&core["forwarded"])
+            + n(&core["replied"])
+            + n(&core["dropped"])
+            + n(&core["fragments_held"])
     );
     // The hosts' own chatter (MLD reports, router solicitations) is all the router drops.
     for (reason, count) in r["drops"].as_object().unwrap() {

@@ -86,8 +86,9 @@ pub struct Chain {
     pub hop_by_hop: Option<usize>,
     /// Offset of the first Routing header, if present.
     pub routing: Option<usize>,
-    /// Offset of the Fragment header, if present.
+    /// Offset of the Fragment header, if present, and of the Next Header field naming it.
     pub fragment: Option<usize>,
+    pub fragment_pointer: usize,
     /// Offset of the Destination Options header seen before the upper layer (the last one).
     pub destination_options: Option<usize>,
 }
@@ -117,8 +118,9 @@ pub fn walk(packet: &[u8], limit: usize) -> Result<Chain, ChainError> {
             ROUTING => {
                 chain.routing.get_or_insert(at);
             }
-            FRAGMENT => {
-                chain.fragment.get_or_insert(at);
+            FRAGMENT if chain.fragment.is_none() => {
+                chain.fragment = Some(at);
+                chain.fragment_pointer = pointer;
             }
             DESTINATION_OPTIONS => chain.destination_options = Some(at),
             _ => {}

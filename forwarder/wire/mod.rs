@@ -8,6 +8,7 @@
 pub mod checksum;
 pub mod ethernet;
 pub mod exthdr;
+pub mod fragment;
 pub mod icmpv6;
 pub mod ipv6;
 pub mod nd;
