@@ -34,7 +34,7 @@ use toml::Spanned;
 
 use crate::dataplane::IcmpLimits;
 use crate::neigh::Neighbor;
-use crate::route::{NextHop, Prefix, Route};
+use crate::route::{NextHop, Prefix, Reject, Route};
 use crate::wire::MacAddr;
 use crate::wire::ipv6::MIN_MTU;
 
@@ -192,6 +192,7 @@ struct RawRoute {
     prefix: Spanned<String>,
     via: Option<Spanned<String>>,
     port: Option<Spanned<String>>,
+    action: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -753,6 +754,34 @@ fn validate_route(
         );
         return None;
     }
+    if let Some(action) = &r.action {
+        let reject = match action.get_ref().as_str() {
+            "blackhole" => Reject::Blackhole,
+            "unreachable" => Reject::Unreachable,
+            "prohibit" => Reject::Prohibit,
+            other => {
+                ck.error(
+                    action.span(),
+                    format!("{field}.action"),
+                    format!("{other:?}: the actions are blackhole, unreachable and prohibit"),
+                );
+                return None;
+            }
+        };
+        if r.via.is_some() || r.port.is_some() {
+            ck.error(
+                action.span(),
+                format!("{field}.action"),
+                "a route with an action has no `via` or `port`",
+            );
+            return None;
+        }
+        return Some(Route {
+            prefix,
+            port: 0,
+            next_hop: NextHop::Reject(reject),
+        });
+    }
     match (&r.via, &r.port) {
         (Some(via), port) => {
             let (gw, p) = neighbor_port(ck, &format!("{field}.via"), via, port.as_ref(), ports)?;
@@ -774,7 +803,7 @@ fn validate_route(
             ck.error(
                 r.prefix.span(),
                 field,
-                "a route needs `via`, `port`, or both",
+                "a route needs `via`, `port`, both, or an `action`",
             );
             None
         }
@@ -951,7 +980,7 @@ lladdr = "02:00:00:00:00:ff"
             ),
             (
                 "[[route]]\nprefix = \"::/0\"\n",
-                "a route needs `via`, `port`, or both",
+                "a route needs `via`, `port`, both, or an `action`",
             ),
             (
                 "[[route]]\nprefix = \"::/0\"\nvia = \"fe80::1\"\n",
@@ -1049,6 +1078,37 @@ lladdr = "02:00:00:00:00:ff"
             "{e:?}"
         );
         assert!(e[0].ends_with(": 9024 at least"), "{e:?}");
+    }
+
+    #[test]
+    fn reject_routes() {
+        let base = "[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\"]\n";
+        for (action, reject) in [
+            ("blackhole", Reject::Blackhole),
+            ("unreachable", Reject::Unreachable),
+            ("prohibit", Reject::Prohibit),
+        ] {
+            let text =
+                format!("{base}[[route]]\nprefix = \"2001:db8:9::/48\"\naction = \"{action}\"\n");
+            let c = Config::parse(&text, Path::new("r.toml")).unwrap();
+            assert_eq!(c.routes.last().unwrap().next_hop, NextHop::Reject(reject));
+        }
+        let e = errors(&format!(
+            "{base}[[route]]\nprefix = \"::/0\"\naction = \"drop\"\n"
+        ));
+        assert_eq!(
+            e,
+            [
+                "r.toml:6:10: route[0].action: \"drop\": the actions are blackhole, unreachable and prohibit"
+            ]
+        );
+        let e = errors(&format!(
+            "{base}[[route]]\nprefix = \"::/0\"\naction = \"prohibit\"\nport = \"port0\"\n"
+        ));
+        assert!(
+            e[0].ends_with("route[0].action: a route with an action has no `via` or `port`"),
+            "{e:?}"
+        );
     }
 
     #[test]

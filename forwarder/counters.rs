@@ -48,6 +48,9 @@ drop_reasons! {
     ScopeViolation => "scope", "A link-local source or destination, or a loopback destination, would cross links.";
     HopLimitExceeded => "hop_limit_exceeded", "The hop limit ran out (0 or 1 on a packet to forward).";
     NoRoute => "no_route", "No route matches the destination.";
+    Blackhole => "blackhole", "A route of type blackhole discards the packet, silently.";
+    Unreachable => "unreachable", "A route of type unreachable refuses the packet (answered with Destination Unreachable, code 0).";
+    Prohibited => "prohibited", "A route of type prohibit refuses the packet (answered with Destination Unreachable, code 1).";
     NoNeighbor => "no_neighbor", "The next hop has no neighbor entry.";
     TooBig => "too_big", "The packet is larger than the egress port's MTU.";
     TxFull => "tx_full", "The egress queue did not take the packet (also counted as forwarded, replied or sent as an ICMPv6 error).";
@@ -122,30 +125,39 @@ pub struct CoreCounters {
     pub icmp_rate_limited: Counter,
     /// Poll rounds that found no packet on any queue.
     pub idle_polls: Counter,
-    drops: [Counter; DROP_REASONS],
+    drops: DropCounters,
+}
+
+/// One counter per drop reason.
+struct DropCounters([Counter; DROP_REASONS]);
+
+impl Default for DropCounters {
+    fn default() -> Self {
+        DropCounters(std::array::from_fn(|_| Counter::default()))
+    }
 }
 
 impl CoreCounters {
     /// Counts one dropped packet.
     #[inline]
     pub fn drop_packet(&self, reason: DropReason) {
-        self.drops[reason as usize].add(1);
+        self.drops.0[reason as usize].add(1);
     }
 
     /// Counts `n` dropped packets.
     #[inline]
     pub fn drop_packets(&self, reason: DropReason, n: u64) {
-        self.drops[reason as usize].add(n);
+        self.drops.0[reason as usize].add(n);
     }
 
     /// Packets dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.drops[reason as usize].get()
+        self.drops.0[reason as usize].get()
     }
 
     /// All drops, every reason.
     pub fn dropped_total(&self) -> u64 {
-        self.drops.iter().map(Counter::get).sum()
+        self.drops.0.iter().map(Counter::get).sum()
     }
 }
 

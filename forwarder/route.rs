@@ -86,14 +86,29 @@ impl FromStr for Prefix {
     }
 }
 
-/// Where a route sends a packet: to a gateway, or straight to the destination on the link.
+/// Where a route sends a packet: to a gateway, straight to the destination on the link, or
+/// nowhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextHop {
     OnLink,
     Gateway(Ipv6Addr),
+    Reject(Reject),
 }
 
-/// One route: a prefix, the egress port (its index in the configuration) and next hop.
+/// What a route that leads nowhere does with a packet, as the route types of Linux do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// Discard it silently.
+    Blackhole,
+    /// Discard it and answer Destination Unreachable, no route (code 0).
+    Unreachable,
+    /// Discard it and answer Destination Unreachable, administratively prohibited
+    /// (code 1).
+    Prohibit,
+}
+
+/// One route: a prefix, the egress port (its index in the configuration; unused by a
+/// reject route) and next hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub prefix: Prefix,
@@ -131,7 +146,7 @@ impl RouteTable {
             let p = r.prefix.network();
             let mac = match r.next_hop {
                 NextHop::Gateway(g) => gateway_mac(r.port, &g),
-                NextHop::OnLink => None,
+                NextHop::OnLink | NextHop::Reject(_) => None,
             };
             by_len.entry(p.len).or_default().insert(
                 u128::from(p.addr),

@@ -131,12 +131,10 @@ impl Dataplane {
             return Some((rx.in_port, eth_src));
         }
         let route = self.routes.lookup(src)?;
-        let mac = match route.next_hop {
-            NextHop::Gateway(gw) => route
-                .gateway_mac
-                .or_else(|| self.neighbors.lookup(route.port, &gw)),
-            NextHop::OnLink => self.neighbors.lookup(route.port, src),
-        };
+        if matches!(route.next_hop, NextHop::Reject(_)) {
+            return None;
+        }
+        let mac = self.next_hop_mac(route, src);
         // Without a neighbor entry, the way back on the arrival link is the node that
         // sent the packet: its Ethernet source.
         match mac {

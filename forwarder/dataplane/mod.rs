@@ -19,7 +19,7 @@ use crate::counters::{CoreCounters, DropReason};
 use crate::neigh::NeighborTable;
 use crate::ratelimit::TokenBucket;
 use crate::reassembly::Reassembler;
-use crate::route::{NextHop, RouteTable};
+use crate::route::{NextHop, Reject, Resolved, RouteTable};
 use crate::wire::ethernet::{self, ETHERTYPE_IPV6};
 use crate::wire::exthdr::{self, OptionsVerdict, UnknownOption};
 use crate::wire::icmpv6;
@@ -376,6 +376,14 @@ impl Dataplane {
                 DropReason::NoRoute,
             );
         };
+        if let NextHop::Reject(reject) = route.next_hop {
+            let (code, reason) = match reject {
+                Reject::Blackhole => return Verdict::Drop(DropReason::Blackhole),
+                Reject::Unreachable => (icmpv6::UNREACHABLE_NO_ROUTE, DropReason::Unreachable),
+                Reject::Prohibit => (icmpv6::UNREACHABLE_PROHIBITED, DropReason::Prohibited),
+            };
+            return self.icmp_error(core, buf, rx, icmpv6::DEST_UNREACHABLE, code, 0, reason);
+        }
         // RFC 4291 2.5.6 and RFC 4443 3.1: a link-local source never leaves its link; the
         // source is told the destination is beyond its scope.
         if src.is_unicast_link_local() && route.port != rx.in_port {
@@ -403,13 +411,7 @@ impl Dataplane {
                 DropReason::TooBig,
             );
         }
-        let mac = match route.next_hop {
-            NextHop::Gateway(gw) => route
-                .gateway_mac
-                .or_else(|| self.neighbors.lookup(route.port, &gw)),
-            NextHop::OnLink => self.neighbors.lookup(route.port, dst),
-        };
-        let Some(mac) = mac else {
+        let Some(mac) = self.next_hop_mac(route, dst) else {
             // RFC 4443 3.1: code 3 when the link-layer address cannot be had.
             return self.icmp_error(
                 core,
@@ -430,6 +432,17 @@ impl Dataplane {
         Verdict::Forward {
             port: route.port,
             len: rx.frame_len,
+        }
+    }
+
+    /// The link-layer address of the next hop towards `dst` by `route`, if known.
+    fn next_hop_mac(&self, route: &Resolved, dst: &Ipv6Addr) -> Option<MacAddr> {
+        match route.next_hop {
+            NextHop::Gateway(gw) => route
+                .gateway_mac
+                .or_else(|| self.neighbors.lookup(route.port, &gw)),
+            NextHop::OnLink => self.neighbors.lookup(route.port, dst),
+            NextHop::Reject(_) => None,
         }
     }
 

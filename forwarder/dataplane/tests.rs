@@ -1,6 +1,6 @@
 use super::*;
 use crate::neigh::Neighbor;
-use crate::route::Route;
+use crate::route::{Reject, Route};
 use crate::testvec;
 use crate::wire::{checksum, nd};
 
@@ -35,6 +35,21 @@ fn router() -> Dataplane {
             prefix: "2001:db8:100::/40".parse().unwrap(),
             port: 1,
             next_hop: NextHop::Gateway(a("2001:db8:2::2")),
+        },
+        Route {
+            prefix: "2001:db8:100:dead::/64".parse().unwrap(),
+            port: 0,
+            next_hop: NextHop::Reject(Reject::Blackhole),
+        },
+        Route {
+            prefix: "2001:db8:100:ffff::/64".parse().unwrap(),
+            port: 0,
+            next_hop: NextHop::Reject(Reject::Unreachable),
+        },
+        Route {
+            prefix: "2001:db8:100:bad::/64".parse().unwrap(),
+            port: 0,
+            next_hop: NextHop::Reject(Reject::Prohibit),
         },
     ];
     let neighbors = NeighborTable::new(&[
@@ -993,4 +1008,33 @@ fn fragment_faults_to_the_router() {
     );
     let (t, code, pointer, _) = error_fields(v, &out);
     assert_eq!((t, code, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 42));
+}
+
+#[test]
+fn reject_routes() {
+    let dp = router();
+    assert_eq!(
+        run(&dp, &udp("2001:db8:100:dead::1", 64, 8)).0,
+        Verdict::Drop(DropReason::Blackhole)
+    );
+    for (dst, code, reason) in [
+        (
+            "2001:db8:100:ffff::1",
+            icmpv6::UNREACHABLE_NO_ROUTE,
+            DropReason::Unreachable,
+        ),
+        (
+            "2001:db8:100:bad::1",
+            icmpv6::UNREACHABLE_PROHIBITED,
+            DropReason::Prohibited,
+        ),
+    ] {
+        let (v, out) = run(&dp, &udp(dst, 64, 8));
+        assert!(
+            matches!(v, Verdict::Error { port: 0, reason: r, .. } if r == reason),
+            "{dst}: {v:?}"
+        );
+        let (t, c, _, _) = error_fields(v, &out);
+        assert_eq!((t, c), (icmpv6::DEST_UNREACHABLE, code), "{dst}");
+    }
 }
