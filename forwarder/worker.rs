@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::counters::{CoreCounters, DropReason};
-use crate::dataplane::{Core, Dataplane, IcmpLimits, Verdict};
+use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict};
 use crate::ffi::{self, LcoreId, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::wire::{ethernet, fragment};
 
@@ -104,14 +104,11 @@ impl Worker {
                     out.free(m);
                     continue;
                 }
-                Verdict::Reassembled {
-                    port,
-                    slot,
-                    start,
-                    len,
-                    reason,
-                } => {
+                Verdict::Reassembled { port, reason } => {
                     out.free(m);
+                    let Some(AnswerAt { slot, start, len }) = core.answer.take() else {
+                        continue;
+                    };
                     if let Some(reason) = reason {
                         c.drop_packet(reason);
                     }
@@ -154,16 +151,23 @@ impl Worker {
         c.icmp_errors.add(errors);
     }
 
-    /// Adds a packet to its port's batch, sending the batch first if it is full.
-    #[inline]
+    /// Adds a packet to its port's batch.
+    #[inline(always)]
     fn queue(&self, port: u16, m: Mbuf, queues: &mut [(RxQueue, TxQueue)], out: &mut Output) {
         let p = usize::from(port);
         if let Err(m) = out.tx[p].push(m) {
-            self.send_one(&mut queues[p].1, &mut out.tx[p]);
-            if let Err(m) = out.tx[p].push(m) {
-                self.counters.drop_packet(DropReason::TxFull);
-                drop(m);
-            }
+            self.queue_full(p, m, queues, out);
+        }
+    }
+
+    /// Sends a full batch, then adds the packet to it. Only answers sent in fragments fill
+    /// a batch: a burst alone never does.
+    #[cold]
+    fn queue_full(&self, p: usize, m: Mbuf, queues: &mut [(RxQueue, TxQueue)], out: &mut Output) {
+        self.send_one(&mut queues[p].1, &mut out.tx[p]);
+        if let Err(m) = out.tx[p].push(m) {
+            self.counters.drop_packet(DropReason::TxFull);
+            drop(m);
         }
     }
 

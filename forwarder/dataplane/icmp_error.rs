@@ -15,6 +15,8 @@ impl Dataplane {
     /// error of `msg_type` and `code` whose 32-bit field is `param` (MTU or pointer).
     /// Errors about packets to multicast destinations are not sent.
     #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn icmp_error(
         &self,
         core: &mut Core,

@@ -13,7 +13,9 @@ use crate::wire::icmpv6::{self, Icmpv6Message};
 use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, ipv6, nd, tcp};
 
 impl Dataplane {
-    /// Handles a packet addressed to the router on `port`.
+    /// Handles a packet addressed to the router on `port`. Kept out of line: the
+    /// forwarding path around it is the one that must stay small.
+    #[inline(never)]
     pub(super) fn deliver_local(
         &self,
         core: &mut Core,

@@ -112,16 +112,23 @@ pub enum Verdict {
     /// The packet was a fragment, copied into reassembly; its buffer can be freed.
     Held,
     /// The packet completed a fragmented packet to the router, whose answer (a reply, or
-    /// an error when `reason` is given) was written in the core's reassembly slot `slot`,
-    /// `start..start + len`, and may be larger than the port's MTU: the worker sends it in
-    /// fragments, then releases the slot.
+    /// an error when `reason` is given) is in the core's reassembly slot that
+    /// [`Core::answer`] names, and may be larger than the port's MTU: the worker sends it
+    /// out of `port` in fragments, then releases the slot. (Where the answer lies is kept
+    /// in the core rather than here, so that a verdict stays two registers wide.)
     Reassembled {
         port: u16,
-        slot: usize,
-        start: usize,
-        len: usize,
         reason: Option<DropReason>,
     },
+}
+
+/// Where the answer to a reassembled packet lies: reassembly slot `slot`, bytes
+/// `start..start + len` of its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerAt {
+    pub slot: usize,
+    pub start: usize,
+    pub len: usize,
 }
 
 /// The state of one worker core that the packet path changes: its clock, its ICMPv6
@@ -132,6 +139,8 @@ pub struct Core {
     pub now_ns: u64,
     pub icmp_errors: TokenBucket,
     pub reassembly: Reassembler,
+    /// Set with each [`Verdict::Reassembled`].
+    pub answer: Option<AnswerAt>,
     fragment_id: u32,
     pub counters: Arc<CoreCounters>,
 }
@@ -156,6 +165,7 @@ impl Core {
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),
+            answer: None,
             fragment_id: seed,
             counters,
         }
@@ -436,6 +446,7 @@ impl Dataplane {
     }
 
     /// The link-layer address of the next hop towards `dst` by `route`, if known.
+    #[inline]
     fn next_hop_mac(&self, route: &Resolved, dst: &Ipv6Addr) -> Option<MacAddr> {
         match route.next_hop {
             NextHop::Gateway(gw) => route
@@ -448,6 +459,7 @@ impl Dataplane {
 
     /// Reads the Hop-by-Hop Options header of a packet; returns what to do with the packet
     /// if it is not to go on.
+    #[inline(never)]
     fn check_hop_by_hop(&self, core: &mut Core, buf: &mut [u8], rx: &Rx) -> Option<Verdict> {
         let packet = &buf[L3_OFFSET..rx.frame_len];
         match exthdr::walk(packet, 1) {

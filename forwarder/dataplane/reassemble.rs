@@ -2,7 +2,7 @@
 //! the core's [`Reassembler`](crate::reassembly::Reassembler), and the complete packet
 //! handled like any other packet to the router.
 
-use super::{Core, Dataplane, L3_OFFSET, PortView, Rx, Verdict};
+use super::{AnswerAt, Core, Dataplane, L3_OFFSET, PortView, Rx, Verdict};
 use crate::counters::DropReason;
 use crate::reassembly::{Added, Fragment, FragmentKey, MAX_PAYLOAD, Refused};
 use crate::wire::exthdr::Chain;
@@ -74,26 +74,16 @@ impl Dataplane {
         };
         let verdict = self.deliver_local(core, port, &mut whole[start..], &inner);
         core.reassembly.put_buffer(slot, whole);
-        match verdict {
-            Verdict::Reply { len } => Verdict::Reassembled {
-                port: rx.in_port,
-                slot,
-                start,
-                len,
-                reason: None,
-            },
-            Verdict::Error { port, len, reason } => Verdict::Reassembled {
-                port,
-                slot,
-                start,
-                len,
-                reason: Some(reason),
-            },
+        let (port, len, reason) = match verdict {
+            Verdict::Reply { len } => (rx.in_port, len, None),
+            Verdict::Error { port, len, reason } => (port, len, Some(reason)),
             other => {
                 core.reassembly.release(slot);
-                other
+                return other;
             }
-        }
+        };
+        core.answer = Some(AnswerAt { slot, start, len });
+        Verdict::Reassembled { port, reason }
     }
 
     fn bad_fragment(&self, core: &mut Core, buf: &mut [u8], rx: &Rx, pointer: usize) -> Verdict {

@@ -941,16 +941,14 @@ fn fragmented_echo_request_is_reassembled_and_answered() {
         verdicts.push(dp.handle(&mut c, 0, &mut buf, f.len(), f.len()));
     }
     assert_eq!(&verdicts[..2], &[Verdict::Held, Verdict::Held]);
-    let Verdict::Reassembled {
-        port: 0,
-        slot,
-        start,
-        len,
-        reason: None,
-    } = verdicts[2]
-    else {
-        panic!("{:?}", verdicts[2]);
-    };
+    assert_eq!(
+        verdicts[2],
+        Verdict::Reassembled {
+            port: 0,
+            reason: None
+        }
+    );
+    let AnswerAt { slot, start, len } = c.answer.take().expect("the answer's place");
     assert_eq!(len, whole.len());
     let reply = &c.reassembly.buffer_mut(slot)[start..start + len];
     assert_eq!(&reply[0..6], &H1_MAC);
