@@ -188,6 +188,26 @@ fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
         all_ok &= out.status.success();
     }
 
+    let target = h2.addr.to_string();
+    println!(
+        "\n$ ip netns exec {} traceroute -6 -n -q 1 {target}",
+        h1.netns
+    );
+    let out = h1.exec(&[
+        "traceroute",
+        "-6",
+        "-n",
+        "-q",
+        "1",
+        "-w",
+        "2",
+        "-m",
+        "4",
+        &target,
+    ])?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    all_ok &= out.status.success();
+
     if keep {
         println!(
             "\nv6fwd keeps forwarding; try `ip netns exec {} ping -6 {}`. Ctrl-C stops it.",
