@@ -187,12 +187,17 @@ impl Drop for Topology {
 
 /// The configuration of a router between the hosts of `topo`: a port on each host's link
 /// through af_packet, the host's subnet on it, and the host as a static neighbor.
-pub fn router_config(topo: &Topology, worker: u32) -> String {
-    let mut s =
-        format!("workers = [{worker}]\nmbufs = 4095\nrx_descriptors = 256\ntx_descriptors = 256\n");
+pub fn router_config(topo: &Topology, workers: &[u32]) -> String {
+    let list: Vec<String> = workers.iter().map(u32::to_string).collect();
+    let mut s = format!(
+        "workers = [{}]\nmbufs = 4095\nrx_descriptors = 256\ntx_descriptors = 256\n",
+        list.join(", ")
+    );
+    // af_packet gives a port as many queue pairs as asked: one per worker.
+    let qpairs = workers.len().max(1);
     for (i, h) in topo.hosts.iter().enumerate() {
         s.push_str(&format!(
-            "\n[[port]]\nname = \"port{i}\"\ndevice = \"net_af_packet{i},iface={}\"\nmtu = {}\naddresses = [\"{}/64\"]\n",
+            "\n[[port]]\nname = \"port{i}\"\ndevice = \"net_af_packet{i},iface={},qpairs={qpairs}\"\nmtu = {}\naddresses = [\"{}/64\"]\n",
             h.router_if, h.mtu, h.gateway
         ));
     }

@@ -152,7 +152,10 @@ fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
             h.netns, h.addr, h.mac, h.router_if, h.gateway
         );
     }
-    let config = TempFile::new("v6demo.toml", lab::router_config(&topo, worker).as_bytes())?;
+    let config = TempFile::new(
+        "v6demo.toml",
+        lab::router_config(&topo, &[worker]).as_bytes(),
+    )?;
     let exe = std::env::current_exe()?;
     let fwd = Forwarder::start(
         &exe,

@@ -57,7 +57,7 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
     let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
     let config = TempFile::new(
         &format!("{tag}.toml"),
-        lab::router_config(&topo, 1).as_bytes(),
+        lab::router_config(&topo, &[1]).as_bytes(),
     )
     .unwrap();
     let fwd = Forwarder::start(
@@ -427,7 +427,7 @@ fn traceroute_hop_limit_and_path_mtu_through_the_router() {
     let topo = Topology::create(&tag, &[1500, 1280]).expect("namespaces (are we root?)");
     let config = TempFile::new(
         &format!("{tag}.toml"),
-        lab::router_config(&topo, 1).as_bytes(),
+        lab::router_config(&topo, &[1]).as_bytes(),
     )
     .unwrap();
     let fwd = Forwarder::start(
@@ -513,7 +513,7 @@ fn traceroute_hop_limit_and_path_mtu_through_the_router() {
 fn a_burst_of_errors_is_rate_limited() {
     let tag = tag('r');
     let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
-    let mut text = lab::router_config(&topo, 1);
+    let mut text = lab::router_config(&topo, &[1]);
     text.push_str("\n[icmp]\nerror_rate = 10\nerror_burst = 5\n");
     let config = TempFile::new(&format!("{tag}.toml"), text.as_bytes()).unwrap();
     let fwd = Forwarder::start(
@@ -562,4 +562,42 @@ fn a_burst_of_errors_is_rate_limited() {
         "{errors} errors in {seconds:.2} s, at most {allowed} allowed: {r:#}"
     );
     assert!(errors >= 5, "{r:#}");
+}
+
+#[test]
+fn two_workers_share_the_ports() {
+    let tag = tag('w');
+    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
+    let config = TempFile::new(
+        &format!("{tag}.toml"),
+        lab::router_config(&topo, &[1, 2]).as_bytes(),
+    )
+    .unwrap();
+    // Two worker lcores on one CPU, so that the test runs on a two-CPU machine.
+    let mut eal = lab::eal_args(&tag);
+    eal.push("--lcores=0@0,1@1,2@1".into());
+    let fwd = Forwarder::start(Path::new(EXE), &config.0, &["--json"], &eal, START_TIMEOUT)
+        .expect("v6fwd starts");
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    ping(h1, h2.addr, 5);
+    ping(h2, h1.addr, 5);
+    ping(h1, h1.gateway, 2);
+    let r = stop_and_report(fwd);
+
+    let cores = r["cores"].as_array().unwrap();
+    assert_eq!(cores.len(), 2, "{r:#}");
+    let total = |field: &str| cores.iter().map(|c| n(&c[field])).sum::<u64>();
+    assert_eq!(total("forwarded"), 20, "{r:#}");
+    assert!(total("replied") >= 2, "{r:#}");
+    let port_rx: u64 = r["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| n(&p["stats"]["rx_packets"]))
+        .sum();
+    assert_eq!(port_rx, total("rx"), "{r:#}");
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
 }
