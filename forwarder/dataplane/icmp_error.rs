@@ -10,11 +10,78 @@ use crate::wire::fragment::FragmentHeader;
 use crate::wire::icmpv6::{self, ERROR_HEADER_LEN, ERROR_MAX_PACKET};
 use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, exthdr, ipv6};
 
+/// An ICMPv6 error to send about a packet, and the reason the packet is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct IcmpError {
+    msg_type: u8,
+    code: u8,
+    /// The 32-bit field after the checksum: unused, the MTU or the pointer.
+    param: u32,
+    reason: DropReason,
+    /// Whether the error may answer a packet to a multicast address (RFC 4443 2.4 (e.3)).
+    to_multicast: bool,
+}
+
+impl IcmpError {
+    /// Time Exceeded, code 0: hop limit exceeded in transit (RFC 4443 3.3).
+    pub(super) fn time_exceeded(reason: DropReason) -> IcmpError {
+        IcmpError {
+            msg_type: icmpv6::TIME_EXCEEDED,
+            code: icmpv6::TIME_EXCEEDED_HOP_LIMIT,
+            param: 0,
+            reason,
+            to_multicast: false,
+        }
+    }
+
+    /// Destination Unreachable with `code` (RFC 4443 3.1).
+    pub(super) fn unreachable(code: u8, reason: DropReason) -> IcmpError {
+        IcmpError {
+            msg_type: icmpv6::DEST_UNREACHABLE,
+            code,
+            param: 0,
+            reason,
+            to_multicast: false,
+        }
+    }
+
+    /// Packet Too Big with the MTU of the next link (RFC 4443 3.2), the one error that
+    /// always may answer a multicast destination.
+    pub(super) fn too_big(mtu: u16) -> IcmpError {
+        IcmpError {
+            msg_type: icmpv6::PACKET_TOO_BIG,
+            code: 0,
+            param: u32::from(mtu),
+            reason: DropReason::TooBig,
+            to_multicast: true,
+        }
+    }
+
+    /// Parameter Problem with `code`, pointing at byte `pointer` of the invoking packet
+    /// (RFC 4443 3.4).
+    pub(super) fn parameter(code: u8, pointer: usize, reason: DropReason) -> IcmpError {
+        IcmpError {
+            msg_type: icmpv6::PARAMETER_PROBLEM,
+            code,
+            param: pointer as u32,
+            reason,
+            to_multicast: false,
+        }
+    }
+
+    /// The same error, allowed to answer a multicast destination when `allowed` (an
+    /// unrecognised option whose type asks for it, RFC 8200 4.2).
+    pub(super) fn to_multicast_if(self, allowed: bool) -> IcmpError {
+        IcmpError {
+            to_multicast: allowed,
+            ..self
+        }
+    }
+}
+
 impl Dataplane {
-    /// Drops the packet for `reason` and, where RFC 4443 allows, answers its source with an
-    /// error of `msg_type` and `code` whose 32-bit field is `param` (MTU or pointer).
-    /// Errors about packets to multicast destinations are not sent.
-    #[allow(clippy::too_many_arguments)]
+    /// Drops the packet for the error's reason and, where RFC 4443 allows, answers its
+    /// source with the error.
     #[cold]
     #[inline(never)]
     pub(super) fn icmp_error(
@@ -22,32 +89,15 @@ impl Dataplane {
         core: &mut Core,
         buf: &mut [u8],
         rx: &Rx,
-        msg_type: u8,
-        code: u8,
-        param: u32,
-        reason: DropReason,
+        e: IcmpError,
     ) -> Verdict {
-        // RFC 4443 2.4 (e.3): Packet Too Big is the error that may answer a multicast
-        // destination.
-        let to_multicast = msg_type == icmpv6::PACKET_TOO_BIG;
-        self.icmp_error_to(core, buf, rx, msg_type, code, param, reason, to_multicast)
-    }
-
-    /// As [`Dataplane::icmp_error`]; `to_multicast` says whether the error may answer a
-    /// packet sent to a multicast address (RFC 4443 2.4 (e.3): Packet Too Big, and
-    /// Parameter Problem code 2 for an option whose type asks for it).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn icmp_error_to(
-        &self,
-        core: &mut Core,
-        buf: &mut [u8],
-        rx: &Rx,
-        msg_type: u8,
-        code: u8,
-        param: u32,
-        reason: DropReason,
-        to_multicast: bool,
-    ) -> Verdict {
+        let IcmpError {
+            msg_type,
+            code,
+            param,
+            reason,
+            to_multicast,
+        } = e;
         let dropped = Verdict::Drop(reason);
         let (src, dst, eth_src, eth_dst) = {
             let ip =

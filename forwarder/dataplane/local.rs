@@ -4,6 +4,7 @@
 
 use std::net::Ipv6Addr;
 
+use super::icmp_error::IcmpError;
 use super::{
     Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, MAX_EXTENSION_HEADERS, PortView, Rx, Verdict,
 };
@@ -40,10 +41,11 @@ impl Dataplane {
                     core,
                     buf,
                     rx,
-                    icmpv6::PARAMETER_PROBLEM,
-                    icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
-                    pointer as u32,
-                    DropReason::BadExtensionHeader,
+                    IcmpError::parameter(
+                        icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
+                        pointer,
+                        DropReason::BadExtensionHeader,
+                    ),
                 );
             }
         };
@@ -69,10 +71,11 @@ impl Dataplane {
                     core,
                     buf,
                     rx,
-                    icmpv6::PARAMETER_PROBLEM,
-                    icmpv6::PARAMETER_ERRONEOUS_FIELD,
-                    (at + 2) as u32,
-                    DropReason::RoutingHeader,
+                    IcmpError::parameter(
+                        icmpv6::PARAMETER_ERRONEOUS_FIELD,
+                        at + 2,
+                        DropReason::RoutingHeader,
+                    ),
                 );
             }
         }
@@ -88,10 +91,7 @@ impl Dataplane {
                 core,
                 buf,
                 rx,
-                icmpv6::DEST_UNREACHABLE,
-                icmpv6::UNREACHABLE_PORT,
-                0,
-                DropReason::PortUnreachable,
+                IcmpError::unreachable(icmpv6::UNREACHABLE_PORT, DropReason::PortUnreachable),
             ),
             exthdr::TCP | exthdr::NO_NEXT_HEADER | exthdr::ESP | exthdr::AH => {
                 Verdict::Drop(DropReason::LocalUnsupported)
@@ -102,10 +102,11 @@ impl Dataplane {
                 core,
                 buf,
                 rx,
-                icmpv6::PARAMETER_PROBLEM,
-                icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
-                chain.upper_pointer as u32,
-                DropReason::UnknownNextHeader,
+                IcmpError::parameter(
+                    icmpv6::PARAMETER_UNRECOGNIZED_NEXT_HEADER,
+                    chain.upper_pointer,
+                    DropReason::UnknownNextHeader,
+                ),
             ),
         }
     }

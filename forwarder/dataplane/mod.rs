@@ -25,6 +25,7 @@ use crate::wire::exthdr::{self, OptionsVerdict, UnknownOption};
 use crate::wire::icmpv6;
 use crate::wire::ipv6;
 use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr};
+use icmp_error::IcmpError;
 
 /// Offset of the IPv6 header in a frame.
 const L3_OFFSET: usize = ethernet::HEADER_LEN;
@@ -368,10 +369,7 @@ impl Dataplane {
                 core,
                 buf,
                 rx,
-                icmpv6::TIME_EXCEEDED,
-                icmpv6::TIME_EXCEEDED_HOP_LIMIT,
-                0,
-                DropReason::HopLimitExceeded,
+                IcmpError::time_exceeded(DropReason::HopLimitExceeded),
             );
         }
 
@@ -380,10 +378,7 @@ impl Dataplane {
                 core,
                 buf,
                 rx,
-                icmpv6::DEST_UNREACHABLE,
-                icmpv6::UNREACHABLE_NO_ROUTE,
-                0,
-                DropReason::NoRoute,
+                IcmpError::unreachable(icmpv6::UNREACHABLE_NO_ROUTE, DropReason::NoRoute),
             );
         };
         if let NextHop::Reject(reject) = route.next_hop {
@@ -392,7 +387,7 @@ impl Dataplane {
                 Reject::Unreachable => (icmpv6::UNREACHABLE_NO_ROUTE, DropReason::Unreachable),
                 Reject::Prohibit => (icmpv6::UNREACHABLE_PROHIBITED, DropReason::Prohibited),
             };
-            return self.icmp_error(core, buf, rx, icmpv6::DEST_UNREACHABLE, code, 0, reason);
+            return self.icmp_error(core, buf, rx, IcmpError::unreachable(code, reason));
         }
         // RFC 4291 2.5.6 and RFC 4443 3.1: a link-local source never leaves its link; the
         // source is told the destination is beyond its scope.
@@ -401,25 +396,17 @@ impl Dataplane {
                 core,
                 buf,
                 rx,
-                icmpv6::DEST_UNREACHABLE,
-                icmpv6::UNREACHABLE_BEYOND_SCOPE,
-                0,
-                DropReason::ScopeViolation,
+                IcmpError::unreachable(
+                    icmpv6::UNREACHABLE_BEYOND_SCOPE,
+                    DropReason::ScopeViolation,
+                ),
             );
         }
         let out = &self.ports[usize::from(route.port)];
         // RFC 8200 5 and RFC 4443 3.2: routers do not fragment; a packet larger than the
         // link MTU is answered with Packet Too Big, carrying that MTU.
         if rx.frame_len - L3_OFFSET > usize::from(out.mtu) {
-            return self.icmp_error(
-                core,
-                buf,
-                rx,
-                icmpv6::PACKET_TOO_BIG,
-                0,
-                u32::from(out.mtu),
-                DropReason::TooBig,
-            );
+            return self.icmp_error(core, buf, rx, IcmpError::too_big(out.mtu));
         }
         let Some(mac) = self.next_hop_mac(route, dst) else {
             // RFC 4443 3.1: code 3 when the link-layer address cannot be had.
@@ -427,10 +414,7 @@ impl Dataplane {
                 core,
                 buf,
                 rx,
-                icmpv6::DEST_UNREACHABLE,
-                icmpv6::UNREACHABLE_ADDRESS,
-                0,
-                DropReason::NoNeighbor,
+                IcmpError::unreachable(icmpv6::UNREACHABLE_ADDRESS, DropReason::NoNeighbor),
             );
         };
 
@@ -491,15 +475,16 @@ impl Dataplane {
                     Verdict::Drop(DropReason::UnknownOption)
                 }
                 UnknownOption::DiscardAndReport | UnknownOption::DiscardAndReportUnicast => self
-                    .icmp_error_to(
+                    .icmp_error(
                         core,
                         buf,
                         rx,
-                        icmpv6::PARAMETER_PROBLEM,
-                        icmpv6::PARAMETER_UNRECOGNIZED_OPTION,
-                        pointer as u32,
-                        DropReason::UnknownOption,
-                        action == UnknownOption::DiscardAndReport,
+                        IcmpError::parameter(
+                            icmpv6::PARAMETER_UNRECOGNIZED_OPTION,
+                            pointer,
+                            DropReason::UnknownOption,
+                        )
+                        .to_multicast_if(action == UnknownOption::DiscardAndReport),
                     ),
             }),
         }
@@ -512,10 +497,11 @@ impl Dataplane {
             core,
             buf,
             rx,
-            icmpv6::PARAMETER_PROBLEM,
-            icmpv6::PARAMETER_ERRONEOUS_FIELD,
-            pointer as u32,
-            DropReason::BadExtensionHeader,
+            IcmpError::parameter(
+                icmpv6::PARAMETER_ERRONEOUS_FIELD,
+                pointer,
+                DropReason::BadExtensionHeader,
+            ),
         )
     }
 }

@@ -2,6 +2,7 @@
 //! the core's [`Reassembler`](crate::reassembly::Reassembler), and the complete packet
 //! handled like any other packet to the router.
 
+use super::icmp_error::IcmpError;
 use super::{AnswerAt, Core, Dataplane, L3_OFFSET, PortView, Rx, Verdict};
 use crate::counters::DropReason;
 use crate::reassembly::{Added, Fragment, FragmentKey, MAX_PAYLOAD, Refused};
@@ -91,10 +92,11 @@ impl Dataplane {
             core,
             buf,
             rx,
-            icmpv6::PARAMETER_PROBLEM,
-            icmpv6::PARAMETER_ERRONEOUS_FIELD,
-            pointer as u32,
-            DropReason::BadFragment,
+            IcmpError::parameter(
+                icmpv6::PARAMETER_ERRONEOUS_FIELD,
+                pointer,
+                DropReason::BadFragment,
+            ),
         )
     }
 }

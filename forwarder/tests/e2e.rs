@@ -16,6 +16,33 @@ use v6fwd::wire::Ipv6Packet;
 const EXE: &str = env!("CARGO_BIN_EXE_v6fwd");
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Hosts in network namespaces around a running v6fwd, removed when dropped.
+struct Lab {
+    topo: Topology,
+    fwd: Forwarder,
+    _config: TempFile,
+}
+
+impl Lab {
+    /// Hosts on links of `mtus`, v6fwd between them with `workers`, `extra` appended to
+    /// its configuration and `eal` to its EAL arguments.
+    fn start(letter: char, mtus: &[u16], workers: &[u32], extra: &str, eal: &[&str]) -> Lab {
+        let tag = tag(letter);
+        let topo = Topology::create(&tag, mtus).expect("namespaces (are we root?)");
+        let text = lab::router_config(&topo, workers) + extra;
+        let config = TempFile::new(&format!("{tag}.toml"), text.as_bytes()).unwrap();
+        let mut args = lab::eal_args(&tag);
+        args.extend(eal.iter().map(|a| a.to_string()));
+        let fwd = Forwarder::start(Path::new(EXE), &config.0, &["--json"], &args, START_TIMEOUT)
+            .expect("v6fwd starts");
+        Lab {
+            topo,
+            fwd,
+            _config: config,
+        }
+    }
+}
+
 /// A tag unique to this test process and test, short enough for interface names.
 fn tag(letter: char) -> String {
     format!("v6{letter}{}", std::process::id() % 100_000)
@@ -53,21 +80,8 @@ fn ping_sized(host: &lab::Host, to: Ipv6Addr, count: u32, size: usize) {
 
 #[test]
 fn hosts_ping_across_both_ways_and_counters_agree() {
-    let tag = tag('p');
-    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
-    let config = TempFile::new(
-        &format!("{tag}.toml"),
-        lab::router_config(&topo, &[1]).as_bytes(),
-    )
-    .unwrap();
-    let fwd = Forwarder::start(
-        Path::new(EXE),
-        &config.0,
-        &["--json"],
-        &lab::eal_args(&tag),
-        START_TIMEOUT,
-    )
-    .expect("v6fwd starts");
+    let lab = Lab::start('p', &[1500, 1500], &[1], "", &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
 
     let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
     ping(h1, h2.addr, 5);
@@ -422,22 +436,8 @@ fn host_output(host: &lab::Host, args: &[&str]) -> String {
 
 #[test]
 fn traceroute_hop_limit_and_path_mtu_through_the_router() {
-    let tag = tag('t');
-    // The second link carries only the IPv6 minimum MTU.
-    let topo = Topology::create(&tag, &[1500, 1280]).expect("namespaces (are we root?)");
-    let config = TempFile::new(
-        &format!("{tag}.toml"),
-        lab::router_config(&topo, &[1]).as_bytes(),
-    )
-    .unwrap();
-    let fwd = Forwarder::start(
-        Path::new(EXE),
-        &config.0,
-        &["--json"],
-        &lab::eal_args(&tag),
-        START_TIMEOUT,
-    )
-    .expect("v6fwd starts");
+    let lab = Lab::start('t', &[1500, 1280], &[1], "", &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
     let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
     let target = h2.addr.to_string();
 
@@ -511,19 +511,14 @@ fn traceroute_hop_limit_and_path_mtu_through_the_router() {
 
 #[test]
 fn a_burst_of_errors_is_rate_limited() {
-    let tag = tag('r');
-    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
-    let mut text = lab::router_config(&topo, &[1]);
-    text.push_str("\n[icmp]\nerror_rate = 10\nerror_burst = 5\n");
-    let config = TempFile::new(&format!("{tag}.toml"), text.as_bytes()).unwrap();
-    let fwd = Forwarder::start(
-        Path::new(EXE),
-        &config.0,
-        &["--json"],
-        &lab::eal_args(&tag),
-        START_TIMEOUT,
-    )
-    .expect("v6fwd starts");
+    let lab = Lab::start(
+        'r',
+        &[1500, 1500],
+        &[1],
+        "\n[icmp]\nerror_rate = 10\nerror_burst = 5\n",
+        &[],
+    );
+    let (topo, fwd) = (&lab.topo, lab.fwd);
     let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
 
     // 100 packets that run out of hops at the router, in about half a second.
@@ -566,18 +561,8 @@ fn a_burst_of_errors_is_rate_limited() {
 
 #[test]
 fn two_workers_share_the_ports() {
-    let tag = tag('w');
-    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
-    let config = TempFile::new(
-        &format!("{tag}.toml"),
-        lab::router_config(&topo, &[1, 2]).as_bytes(),
-    )
-    .unwrap();
-    // Two worker lcores on one CPU, so that the test runs on a two-CPU machine.
-    let mut eal = lab::eal_args(&tag);
-    eal.push("--lcores=0@0,1@1,2@1".into());
-    let fwd = Forwarder::start(Path::new(EXE), &config.0, &["--json"], &eal, START_TIMEOUT)
-        .expect("v6fwd starts");
+    let lab = Lab::start('w', &[1500, 1500], &[1, 2], "", &["--lcores=0@0,1@1,2@1"]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
     let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
     ping(h1, h2.addr, 5);
     ping(h2, h1.addr, 5);
