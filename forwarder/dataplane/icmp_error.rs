@@ -100,9 +100,10 @@ impl Dataplane {
         } = e;
         let dropped = Verdict::Drop(reason);
         let (src, dst, eth_src, eth_dst) = {
-            let ip =
-                Ipv6Packet::new(&buf[L3_OFFSET..L4_OFFSET]).expect("headers are in the buffer");
-            let eth = EthernetFrame::new(&buf[..L3_OFFSET]).expect("headers are in the buffer");
+            let ip = Ipv6Packet::new(&buf[L3_OFFSET..L4_OFFSET])
+                .expect("frames past handle() hold both headers");
+            let eth = EthernetFrame::new(&buf[..L3_OFFSET])
+                .expect("frames past handle() hold both headers");
             (ip.src(), ip.dst(), eth.source(), eth.destination())
         };
 
@@ -158,14 +159,16 @@ impl Dataplane {
         let c = checksum::upper_layer(&from, &src, exthdr::ICMPV6, message);
         message[2..4].copy_from_slice(&c.to_be_bytes());
 
-        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..len]).expect("length checked");
+        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..len])
+            .expect("frames past handle() hold both headers");
         ip.set_version_class_flow();
         ip.set_payload_len((len - L4_OFFSET) as u16);
         ip.set_next_header(exthdr::ICMPV6);
         ip.set_hop_limit(HOP_LIMIT);
         ip.set_src(&from);
         ip.set_dst(&src);
-        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("length checked");
+        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET])
+            .expect("frames past handle() hold both headers");
         eth.set_destination(mac);
         eth.set_source(out.mac);
         Verdict::Error {

@@ -25,7 +25,8 @@ impl Dataplane {
         rx: &Rx,
     ) -> Verdict {
         let (src, dst) = {
-            let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len]).expect("length checked");
+            let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len])
+                .expect("frames past handle() hold both headers");
             (ip.src(), ip.dst())
         };
 
@@ -132,7 +133,7 @@ impl Dataplane {
         match msg.msg_type() {
             icmpv6::NEIGHBOR_SOLICIT => {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
-                    .expect("length checked")
+                    .expect("frames past handle() hold both headers")
                     .hop_limit();
                 answer_solicitation(port, buf, rx, at, src, dst, hop_limit)
             }
@@ -172,7 +173,7 @@ fn answer_solicitation(
     // destination is the solicitation's Source Link-layer Address option, or else the
     // frame's source: with no neighbor cache yet, that is where the sender listens.
     let eth_src = EthernetFrame::new(&buf[..])
-        .expect("length checked")
+        .expect("frames past handle() hold both headers")
         .source();
     let (reply_dst, reply_mac, solicited) = if src.is_unspecified() {
         (
@@ -211,7 +212,7 @@ fn answer_solicitation(
         &ns.target,
         &reply_dst,
     );
-    let mut eth = EthernetFrame::new(&mut buf[..]).expect("length checked");
+    let mut eth = EthernetFrame::new(&mut buf[..]).expect("frames past handle() hold both headers");
     eth.set_destination(reply_mac);
     eth.set_source(port.mac);
     Verdict::Reply {
@@ -235,7 +236,8 @@ fn answer_echo(
     buf.copy_within(at..rx.frame_len, L4_OFFSET);
     // The upper-layer length and the pair of addresses are the same in the reply, so the
     // pseudo-header sum is too: only the type byte's change enters the checksum.
-    let mut msg = Icmpv6Message::new(&mut buf[L4_OFFSET..L4_OFFSET + len]).expect("length checked");
+    let mut msg = Icmpv6Message::new(&mut buf[L4_OFFSET..L4_OFFSET + len])
+        .expect("frames past handle() hold both headers");
     let old = u16::from_be_bytes([icmpv6::ECHO_REQUEST, msg.code()]);
     let new = u16::from_be_bytes([icmpv6::ECHO_REPLY, msg.code()]);
     let c = checksum::update(msg.checksum(), old, new);
@@ -291,7 +293,8 @@ fn write_ipv6_header(
     src: &Ipv6Addr,
     dst: &Ipv6Addr,
 ) {
-    let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..]).expect("length checked");
+    let mut ip =
+        Ipv6Packet::new(&mut buf[L3_OFFSET..]).expect("frames past handle() hold both headers");
     ip.set_version_class_flow();
     ip.set_payload_len(payload_len as u16);
     ip.set_next_header(next_header);
@@ -302,7 +305,8 @@ fn write_ipv6_header(
 
 /// Addresses a reply's Ethernet header to the frame's sender, from the port.
 fn reply_to_sender(port: &PortView, buf: &mut [u8]) {
-    let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("length checked");
+    let mut eth =
+        EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("frames past handle() hold both headers");
     let requester = eth.source();
     eth.set_destination(requester);
     eth.set_source(port.mac);

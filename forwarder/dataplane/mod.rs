@@ -352,7 +352,8 @@ impl Dataplane {
         }
 
         let (hop_limit, next_header) = {
-            let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len]).expect("length checked");
+            let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len])
+                .expect("frames past handle() hold both headers");
             (ip.hop_limit(), ip.next_header())
         };
         // RFC 8200 4: the Hop-by-Hop Options header is the one extension header a router
@@ -418,9 +419,11 @@ impl Dataplane {
             );
         };
 
-        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..rx.frame_len]).expect("length checked");
+        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..rx.frame_len])
+            .expect("frames past handle() hold both headers");
         ip.set_hop_limit(hop_limit - 1);
-        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET]).expect("length checked");
+        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET])
+            .expect("frames past handle() hold both headers");
         eth.set_destination(mac);
         eth.set_source(out.mac);
         Verdict::Forward {

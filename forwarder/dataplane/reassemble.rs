@@ -37,7 +37,7 @@ impl Dataplane {
             return self.bad_fragment(core, buf, rx, at + 2);
         }
 
-        let ip = Ipv6Packet::new(packet).expect("length checked");
+        let ip = Ipv6Packet::new(packet).expect("frames past handle() hold both headers");
         let fragment = Fragment {
             key: FragmentKey {
                 src: ip.src(),
