@@ -45,6 +45,7 @@ fn main() {
         .allowlist_function("rte_eal_.*")
         .allowlist_function("rte_exit")
         .allowlist_function("rte_strerror")
+        .allowlist_function("rte_version")
         .allowlist_function("rte_lcore_.*")
         .allowlist_function("rte_get_main_lcore")
         .allowlist_function("rte_socket_id")

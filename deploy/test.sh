@@ -17,6 +17,7 @@ python3 benches/mpps.py --v6fwd target/release/v6fwd --rounds 1 --windows 1 --wi
 
 # One closing line for the whole run: cargo prints a result per test binary, and the last
 # binary it runs is not the one that holds the most tests.
-cargo test --workspace --all-targets 2>&1 | tee target/test.log
+# One test at a time: the end-to-end tests measure CPU use and run pollers on both CPUs.
+RUST_TEST_THREADS=1 cargo test --workspace --all-targets 2>&1 | tee target/test.log
 awk '/^test result:/ { passed += $4; failed += $6 }
 	END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test.log

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 #include <rte_ethdev.h>
 #include <rte_bus_vdev.h>
+#include <rte_version.h>
 
 uint16_t v6fwd_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t v6fwd_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);

@@ -67,6 +67,13 @@ pub(crate) fn check(
     }
 }
 
+/// The version of the DPDK v6fwd runs with, as DPDK names it (`DPDK 22.11.11`).
+pub fn version() -> String {
+    // SAFETY: rte_version formats a static string once and returns it; it needs no EAL.
+    let v = unsafe { std::ffi::CStr::from_ptr(sys::rte_version()) };
+    v.to_string_lossy().into_owned()
+}
+
 /// Reads the CPU's time-stamp counter.
 #[inline]
 pub fn rdtsc() -> u64 {

@@ -21,6 +21,11 @@
 //! [icmp]
 //! error_rate = 100                # ICMPv6 errors per second per worker core
 //! error_burst = 10
+//!
+//! [polling]
+//! mode = "adaptive"               # or "poll": never sleep
+//! idle_polls = 256                # empty polls before the first sleep
+//! max_sleep_us = 100              # the longest sleep
 //! ```
 
 use std::collections::HashSet;
@@ -34,6 +39,7 @@ use toml::Spanned;
 
 use crate::dataplane::IcmpLimits;
 use crate::neigh::Neighbor;
+use crate::polling::PollMode;
 use crate::route::{NextHop, Prefix, Reject, Route};
 use crate::wire::MacAddr;
 use crate::wire::ipv6::MIN_MTU;
@@ -52,6 +58,11 @@ pub const DEFAULT_DESCRIPTORS: u16 = 1024;
 pub const DEFAULT_ICMP_ERROR_RATE: u32 = 100;
 /// The default number of ICMPv6 errors a core may send back to back.
 pub const DEFAULT_ICMP_ERROR_BURST: u32 = 10;
+/// Empty poll rounds before an adaptive worker first sleeps.
+pub const DEFAULT_IDLE_POLLS: u32 = 256;
+/// The longest sleep of an adaptive worker, in microseconds: what a first packet after
+/// idle may wait.
+pub const DEFAULT_MAX_SLEEP_US: u32 = 100;
 /// Mbufs each lcore keeps in its mempool cache.
 pub const MEMPOOL_CACHE: u32 = 256;
 /// The highest lcore id DPDK accepts (its RTE_MAX_LCORE is 128 in the packaged builds).
@@ -108,6 +119,8 @@ pub struct Config {
     pub neighbors: Vec<Neighbor>,
     /// How fast each worker core may send ICMPv6 errors (RFC 4443 section 2.4 (f)).
     pub icmp: IcmpLimits,
+    /// Whether workers sleep when idle.
+    pub polling: PollMode,
 }
 
 /// One error in a configuration file, with where it is.
@@ -167,6 +180,16 @@ struct RawConfig {
     neighbors: Vec<Spanned<RawNeighbor>>,
     #[serde(default)]
     icmp: RawIcmp,
+    #[serde(default)]
+    polling: RawPolling,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolling {
+    mode: Option<Spanned<String>>,
+    idle_polls: Option<Spanned<u32>>,
+    max_sleep_us: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -371,6 +394,8 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         ),
     };
 
+    let polling = validate_polling(ck, raw.polling);
+
     if raw.ports.is_empty() {
         ck.error(0..0, "port", "no [[port]] is configured");
     }
@@ -463,6 +488,45 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         routes,
         neighbors,
         icmp,
+        polling,
+    }
+}
+
+fn validate_polling(ck: &mut Checker<'_>, raw: RawPolling) -> PollMode {
+    let idle_polls = in_range(
+        ck,
+        raw.idle_polls,
+        "polling.idle_polls",
+        DEFAULT_IDLE_POLLS,
+        1,
+        1 << 30,
+    );
+    let max_sleep_us = in_range(
+        ck,
+        raw.max_sleep_us,
+        "polling.max_sleep_us",
+        DEFAULT_MAX_SLEEP_US,
+        10,
+        100_000,
+    );
+    let adaptive = PollMode::Adaptive {
+        idle_polls,
+        max_sleep_ns: u64::from(max_sleep_us) * 1000,
+    };
+    let Some(mode) = raw.mode else {
+        return adaptive;
+    };
+    match mode.get_ref().as_str() {
+        "adaptive" => adaptive,
+        "poll" => PollMode::Poll,
+        other => {
+            ck.error(
+                mode.span(),
+                "polling.mode",
+                format!("{other:?}: the modes are adaptive and poll"),
+            );
+            adaptive
+        }
     }
 }
 
@@ -916,6 +980,32 @@ lladdr = "02:00:00:00:00:ff"
                 rate: DEFAULT_ICMP_ERROR_RATE,
                 burst: DEFAULT_ICMP_ERROR_BURST
             }
+        );
+        assert_eq!(
+            c.polling,
+            PollMode::Adaptive {
+                idle_polls: DEFAULT_IDLE_POLLS,
+                max_sleep_ns: 100_000
+            }
+        );
+        let poll = Config::parse(
+            &format!("{GOOD}\n[polling]\nmode = \"poll\"\n"),
+            Path::new("r.toml"),
+        )
+        .unwrap();
+        assert_eq!(poll.polling, PollMode::Poll);
+        let e = errors(&format!(
+            "{GOOD}\n[polling]\nmode = \"busy\"\nmax_sleep_us = 1\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|m| m.ends_with("polling.mode: \"busy\": the modes are adaptive and poll")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.ends_with("polling.max_sleep_us: 1 is out of range 10 to 100000")),
+            "{e:?}"
         );
         let limited = Config::parse(
             &format!("{GOOD}\n[icmp]\nerror_rate = 5\nerror_burst = 1\n"),

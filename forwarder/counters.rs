@@ -123,6 +123,12 @@ pub struct CoreCounters {
     pub icmp_errors: Counter,
     /// ICMPv6 errors not sent because the core's error rate limit was reached.
     pub icmp_rate_limited: Counter,
+    /// Time-stamp counter cycles spent in poll rounds that found packets.
+    pub busy_cycles: Counter,
+    /// Cycles spent in poll rounds that found none.
+    pub empty_cycles: Counter,
+    /// Cycles spent asleep.
+    pub sleep_cycles: Counter,
     /// Poll rounds that found no packet on any queue.
     pub idle_polls: Counter,
     drops: DropCounters,

@@ -299,6 +299,11 @@ impl Forwarder {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn signal(&self, sig: libc::c_int) -> io::Result<()> {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: kill(2) with the pid of a child this process started and has not reaped,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use v6fwd::config::Config;
 use v6fwd::lab::{self, Forwarder, TempFile, Topology};
@@ -38,17 +38,33 @@ enum Command {
     },
     /// Build two hosts in network namespaces, run v6fwd between them, ping across it both
     /// ways and show its counters; everything is removed afterwards. Needs root.
-    Demo {
-        /// Echo requests per ping.
-        #[arg(long, default_value_t = 3)]
-        count: u32,
-        /// Keep forwarding after the pings, until Ctrl-C, so you can try it yourself.
-        #[arg(long)]
-        keep: bool,
-        /// The lcore of the worker.
-        #[arg(long, default_value_t = 1)]
-        worker: u32,
+    Demo(DemoArgs),
+    /// Check the machine (hugepages, IOMMU, vfio, memory) and, with --config, the ports'
+    /// drivers and NUMA placement, the worker cores and the polling mode; say what to fix.
+    Doctor {
+        /// A configuration file (TOML) to check against the machine.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Echo requests per ping.
+    #[arg(long, default_value_t = 3)]
+    count: u32,
+    /// Seconds between echo requests.
+    #[arg(long, default_value_t = 0.2)]
+    interval: f64,
+    /// Keep forwarding after the pings, until Ctrl-C, so you can try it yourself.
+    #[arg(long)]
+    keep: bool,
+    /// The lcore of the worker.
+    #[arg(long, default_value_t = 1)]
+    worker: u32,
+    /// How the worker polls: adaptive (sleeps when idle) or poll (never sleeps).
+    #[arg(long, default_value = "adaptive", value_parser = ["adaptive", "poll"])]
+    polling: String,
 }
 
 fn main() -> ExitCode {
@@ -64,11 +80,8 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run { config, json, eal } => run(&config, json, &eal),
         Command::Check { config } => check(&config),
-        Command::Demo {
-            count,
-            keep,
-            worker,
-        } => demo(count, keep, worker),
+        Command::Demo(args) => demo(&args),
+        Command::Doctor { config } => doctor(config.as_deref()),
     }
 }
 
@@ -131,8 +144,35 @@ fn check(path: &std::path::Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn demo(count: u32, keep: bool, worker: u32) -> ExitCode {
-    match run_demo(count, keep, worker) {
+fn doctor(path: Option<&std::path::Path>) -> ExitCode {
+    let config = match path {
+        Some(p) => match load(p) {
+            Some(c) => Some(c),
+            None => return ExitCode::from(2),
+        },
+        None => None,
+    };
+    println!(
+        "v6fwd {} on {}",
+        env!("CARGO_PKG_VERSION"),
+        v6fwd::ffi::version()
+    );
+    let findings = v6fwd::doctor::examine(std::path::Path::new("/"), config.as_ref());
+    for f in &findings {
+        println!("{f}");
+    }
+    if findings
+        .iter()
+        .any(|f| f.level == v6fwd::doctor::Level::Fail)
+    {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn demo(args: &DemoArgs) -> ExitCode {
+    match run_demo(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -142,7 +182,7 @@ fn demo(count: u32, keep: bool, worker: u32) -> ExitCode {
     }
 }
 
-fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
+fn run_demo(args: &DemoArgs) -> std::io::Result<bool> {
     const TAG: &str = "v6demo";
     println!("demo: two hosts in network namespaces, v6fwd between them on af_packet");
     let topo = Topology::create(TAG, &[1500, 1500])?;
@@ -154,7 +194,9 @@ fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
     }
     let config = TempFile::new(
         "v6demo.toml",
-        lab::router_config(&topo, &[worker]).as_bytes(),
+        (lab::router_config(&topo, &[args.worker])
+            + &format!("\n[polling]\nmode = \"{}\"\n", args.polling))
+            .as_bytes(),
     )?;
     let exe = std::env::current_exe()?;
     let fwd = Forwarder::start(
@@ -167,7 +209,7 @@ fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
     println!("v6fwd is forwarding");
 
     let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
-    let count = count.to_string();
+    let (count, interval) = (args.count.to_string(), args.interval.to_string());
     let mut all_ok = true;
     for (from, to) in [
         (h1, h2.addr),
@@ -182,7 +224,7 @@ fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
             "-c",
             &count,
             "-i",
-            "0.2",
+            &interval,
             "-W",
             "2",
             &to.to_string(),
@@ -211,7 +253,7 @@ fn run_demo(count: u32, keep: bool, worker: u32) -> std::io::Result<bool> {
     print!("{}", String::from_utf8_lossy(&out.stdout));
     all_ok &= out.status.success();
 
-    if keep {
+    if args.keep {
         println!(
             "\nv6fwd keeps forwarding; try `ip netns exec {} ping -6 {}`. Ctrl-C stops it.",
             h1.netns, h2.addr

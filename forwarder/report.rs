@@ -31,13 +31,19 @@ pub struct CoreReport {
     pub answer_fragments: u64,
     pub reassembly_expired: u64,
     pub idle_polls: u64,
+    /// Seconds spent in poll rounds that found packets, in rounds that found none, and
+    /// asleep.
+    pub busy_seconds: f64,
+    pub empty_seconds: f64,
+    pub sleep_seconds: f64,
     pub dropped: u64,
     /// Drops by reason; reasons with no drop are left out.
     pub drops: BTreeMap<&'static str, u64>,
 }
 
 impl CoreReport {
-    pub fn new(lcore: u32, c: &CoreCounters) -> CoreReport {
+    pub fn new(lcore: u32, c: &CoreCounters, tsc_hz: u64) -> CoreReport {
+        let seconds = |cycles: u64| cycles as f64 / tsc_hz.max(1) as f64;
         CoreReport {
             lcore,
             rx: c.rx.get(),
@@ -50,6 +56,9 @@ impl CoreReport {
             answer_fragments: c.answer_fragments.get(),
             reassembly_expired: c.reassembly_expired.get(),
             idle_polls: c.idle_polls.get(),
+            busy_seconds: seconds(c.busy_cycles.get()),
+            empty_seconds: seconds(c.empty_cycles.get()),
+            sleep_seconds: seconds(c.sleep_cycles.get()),
             dropped: c.dropped_total(),
             drops: DropReason::ALL
                 .iter()
@@ -152,6 +161,21 @@ impl fmt::Display for Report {
                 c.dropped,
                 c.icmp_errors,
                 c.icmp_rate_limited
+            )?;
+        }
+        writeln!(
+            f,
+            "{:<10} {:>12} {:>12} {:>12}",
+            "core", "busy_s", "empty_s", "asleep_s"
+        )?;
+        for c in &self.cores {
+            writeln!(
+                f,
+                "{:<10} {:>12.3} {:>12.3} {:>12.3}",
+                format!("lcore{}", c.lcore),
+                c.busy_seconds,
+                c.empty_seconds,
+                c.sleep_seconds
             )?;
         }
         writeln!(f, "drops by reason:")?;

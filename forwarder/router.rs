@@ -173,12 +173,14 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
             counters: Arc::clone(counters),
             icmp_limits: config.icmp,
             tsc_hz: eal.tsc_hz(),
+            polling: config.polling,
             pool: Arc::clone(&pool),
             stop: Arc::clone(stop),
         };
         eal.remote_launch(lcore, move || w.run())?;
         launched.lcores.push(lcore);
     }
+    info!("workers poll in mode {}", config.polling);
     info!(
         workers = workers.len(),
         ports = config.ports.len(),
@@ -209,7 +211,7 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
     let core_reports = workers
         .iter()
         .zip(&counters)
-        .map(|(l, c)| CoreReport::new(l.0, c))
+        .map(|(l, c)| CoreReport::new(l.0, c, eal.tsc_hz()))
         .collect();
     Ok(Report::new(
         seconds,

@@ -9,8 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::counters::{CoreCounters, DropReason};
+use std::time::Duration;
+
 use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict};
 use crate::ffi::{self, LcoreId, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
+use crate::polling::{Backoff, PollMode};
 use crate::wire::{ethernet, fragment};
 
 /// What one worker needs to run.
@@ -24,6 +27,7 @@ pub struct Worker {
     pub icmp_limits: IcmpLimits,
     /// The time-stamp counter's frequency, for the worker's clock.
     pub tsc_hz: u64,
+    pub polling: PollMode,
     /// The pool answers sent in fragments take their buffers from.
     pub pool: Arc<Mempool>,
     pub stop: Arc<AtomicBool>,
@@ -42,7 +46,12 @@ impl Worker {
         let seed = (start as u32) ^ self.lcore.0.rotate_left(16);
         let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters), seed);
         let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
+        let mut backoff = Backoff::new(self.polling);
+        if matches!(self.polling, PollMode::Adaptive { .. }) {
+            precise_sleeps();
+        }
         let c = &*self.counters;
+        let mut round_start = start;
 
         while !self.stop.load(Ordering::Relaxed) {
             let mut received = 0;
@@ -60,8 +69,22 @@ impl Worker {
                 out.drops.free();
                 self.send(&mut queues, &mut out.tx);
             }
+            let now = ffi::rdtsc();
             if received == 0 {
                 c.idle_polls.add(1);
+                c.empty_cycles.add(now - round_start);
+            } else {
+                c.busy_cycles.add(now - round_start);
+            }
+            round_start = now;
+
+            // No timer of the core has to fire by itself: reassembly expiry and the error
+            // budget are brought up to date when the next packet comes.
+            let sleep_ns = backoff.after_round(received, None);
+            if sleep_ns > 0 {
+                std::thread::sleep(Duration::from_nanos(sleep_ns));
+                round_start = ffi::rdtsc();
+                c.sleep_cycles.add(round_start - now);
             }
         }
         0
@@ -266,5 +289,17 @@ impl Output {
         if let Err(m) = self.drops.push(m) {
             drop(m);
         }
+    }
+}
+
+/// Lets the calling thread's short sleeps end on time: Linux stretches each sleep by the
+/// thread's timer slack, 50 µs by default, which would double the back-off's bound.
+fn precise_sleeps() {
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes a plain integer and changes only the calling
+    // thread's timer slack; no memory is passed.
+    #[allow(unsafe_code)]
+    let ret = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+    if ret != 0 {
+        tracing::warn!("worker timer slack stays at its default: sleeps may run 50 us long");
     }
 }
