@@ -210,6 +210,18 @@ pub fn router_config(topo: &Topology, workers: &[u32]) -> String {
     s
 }
 
+/// The EAL's `--lcores` for a lab whose worker lcores are `workers`: the main lcore on
+/// CPU 0 and the workers spread over the machine's CPUs after it, several on one CPU where
+/// there are fewer CPUs than lcores (a one-CPU guest runs them all on CPU 0).
+pub fn lcore_map(workers: &[u32]) -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut map = vec![String::from("0@0")];
+    for (i, w) in workers.iter().enumerate() {
+        map.push(format!("{w}@{}", (1 + i) % cpus));
+    }
+    format!("--lcores={}", map.join(","))
+}
+
 /// EAL arguments for a lab: no hugepages, no PCI scan, a file prefix of its own.
 pub fn eal_args(tag: &str) -> Vec<String> {
     [

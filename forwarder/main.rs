@@ -203,7 +203,7 @@ fn run_demo(args: &DemoArgs) -> std::io::Result<bool> {
         &exe,
         &config.0,
         &[],
-        &lab::eal_args(TAG),
+        &[lab::eal_args(TAG), vec![lab::lcore_map(&[args.worker])]].concat(),
         Duration::from_secs(30),
     )?;
     println!("v6fwd is forwarding");

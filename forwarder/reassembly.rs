@@ -384,6 +384,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any sequence of fragments, overlapping, out of order, too long or disagreeing,
+        /// is taken without a panic; a packet completes only with every byte of it held
+        /// once, and then holds the bytes that were sent.
+        #[test]
+        fn any_fragments(frags in proptest::collection::vec((0usize..80, 1usize..40, proptest::bool::ANY), 1..12)) {
+            let h = header();
+            let mut r = Reassembler::new(1);
+            let source: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+            for (block, len, more) in frags {
+                let offset = block * 8;
+                let len = if more { len * 8 } else { len };
+                let data = &source[offset..offset + len];
+                if let Ok(Added::Complete { slot, start, len: total }) = r.add(0, &frag(9, &h, offset, more, data)) {
+                    let frame = &r.buffer_mut(slot)[start..start + total];
+                    let payload = &frame[14 + 40..];
+                    proptest::prop_assert_eq!(payload, &source[..payload.len()]);
+                    r.release(slot);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_single_atomic_fragment_completes_at_once() {
         let h = header();

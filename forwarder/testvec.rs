@@ -8,7 +8,10 @@
 use std::io::{self, Read, Write};
 use std::net::Ipv6Addr;
 
-use crate::wire::checksum;
+use crate::dataplane::{Dataplane, PortView};
+use crate::neigh::{Neighbor, NeighborTable};
+use crate::route::{NextHop, Reject, Route, RouteTable};
+use crate::wire::{MacAddr, checksum};
 
 /// Echo Request from host 2001:db8:1::2 (02:00:00:00:01:02) to the router's 2001:db8:1::1
 /// (02:00:00:00:01:01): hop limit 64, flow label 0x51c7a, id 0x1234, sequence 1, 8 data bytes.
@@ -85,6 +88,73 @@ pub fn echo_request_frame(
     let c = checksum::upper_layer(&src, &dst, 58, &f[54..]);
     f[56..58].copy_from_slice(&c.to_be_bytes());
     f
+}
+
+/// The router's MAC on port 0, its host's, the router's on port 1 and its gateway's.
+pub const R0_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+pub const H1_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
+pub const R1_MAC: [u8; 6] = [2, 0, 0, 0, 2, 1];
+pub const H2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+
+fn addr(s: &str) -> Ipv6Addr {
+    s.parse().expect("a literal address")
+}
+
+/// A router for tests, benches and fuzzing: port0 2001:db8:1::1/64 with host ::2 on it,
+/// port1 2001:db8:2::1/64 (MTU 1280) with gateway ::2 on it, which reaches
+/// 2001:db8:100::/40 but for three /64s inside it routed to a blackhole (`:dead::`), as
+/// unreachable (`:ffff::`) and as prohibited (`:bad::`).
+pub fn two_port_router() -> Dataplane {
+    let ports = vec![
+        PortView::new(MacAddr(R0_MAC), 1500, &[(addr("2001:db8:1::1"), 64)]),
+        PortView::new(MacAddr(R1_MAC), 1280, &[(addr("2001:db8:2::1"), 64)]),
+    ];
+    let routes = [
+        Route {
+            prefix: "2001:db8:1::/64".parse().expect("a literal prefix"),
+            port: 0,
+            next_hop: NextHop::OnLink,
+        },
+        Route {
+            prefix: "2001:db8:2::/64".parse().expect("a literal prefix"),
+            port: 1,
+            next_hop: NextHop::OnLink,
+        },
+        Route {
+            prefix: "2001:db8:100::/40".parse().expect("a literal prefix"),
+            port: 1,
+            next_hop: NextHop::Gateway(addr("2001:db8:2::2")),
+        },
+        Route {
+            prefix: "2001:db8:100:dead::/64".parse().expect("a literal prefix"),
+            port: 0,
+            next_hop: NextHop::Reject(Reject::Blackhole),
+        },
+        Route {
+            prefix: "2001:db8:100:ffff::/64".parse().expect("a literal prefix"),
+            port: 0,
+            next_hop: NextHop::Reject(Reject::Unreachable),
+        },
+        Route {
+            prefix: "2001:db8:100:bad::/64".parse().expect("a literal prefix"),
+            port: 0,
+            next_hop: NextHop::Reject(Reject::Prohibit),
+        },
+    ];
+    let neighbors = NeighborTable::new(&[
+        Neighbor {
+            port: 0,
+            addr: addr("2001:db8:1::2"),
+            lladdr: MacAddr(H1_MAC),
+        },
+        Neighbor {
+            port: 1,
+            addr: addr("2001:db8:2::2"),
+            lladdr: MacAddr(H2_MAC),
+        },
+    ]);
+    let routes = RouteTable::build(&routes, |p, g| neighbors.lookup(p, g));
+    Dataplane::new(ports, routes, neighbors)
 }
 
 const PCAP_MAGIC: u32 = 0xa1b2_c3d4;

@@ -1,71 +1,15 @@
 use super::*;
-use crate::neigh::Neighbor;
-use crate::route::{Reject, Route};
 use crate::testvec;
 use crate::wire::{checksum, nd};
 
-const R0_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
-const H1_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
-const R1_MAC: [u8; 6] = [2, 0, 0, 0, 2, 1];
-const H2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+use crate::testvec::{H1_MAC, H2_MAC, R0_MAC, R1_MAC};
 
 fn a(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
 
-/// Two ports: port0 2001:db8:1::1/64 with host ::2 on it, port1 2001:db8:2::1/64 (MTU
-/// 1280) with gateway ::2 on it, which reaches 2001:db8:100::/40.
 fn router() -> Dataplane {
-    let ports = vec![
-        PortView::new(MacAddr(R0_MAC), 1500, &[(a("2001:db8:1::1"), 64)]),
-        PortView::new(MacAddr(R1_MAC), 1280, &[(a("2001:db8:2::1"), 64)]),
-    ];
-    let routes = [
-        Route {
-            prefix: "2001:db8:1::/64".parse().unwrap(),
-            port: 0,
-            next_hop: NextHop::OnLink,
-        },
-        Route {
-            prefix: "2001:db8:2::/64".parse().unwrap(),
-            port: 1,
-            next_hop: NextHop::OnLink,
-        },
-        Route {
-            prefix: "2001:db8:100::/40".parse().unwrap(),
-            port: 1,
-            next_hop: NextHop::Gateway(a("2001:db8:2::2")),
-        },
-        Route {
-            prefix: "2001:db8:100:dead::/64".parse().unwrap(),
-            port: 0,
-            next_hop: NextHop::Reject(Reject::Blackhole),
-        },
-        Route {
-            prefix: "2001:db8:100:ffff::/64".parse().unwrap(),
-            port: 0,
-            next_hop: NextHop::Reject(Reject::Unreachable),
-        },
-        Route {
-            prefix: "2001:db8:100:bad::/64".parse().unwrap(),
-            port: 0,
-            next_hop: NextHop::Reject(Reject::Prohibit),
-        },
-    ];
-    let neighbors = NeighborTable::new(&[
-        Neighbor {
-            port: 0,
-            addr: a("2001:db8:1::2"),
-            lladdr: MacAddr(H1_MAC),
-        },
-        Neighbor {
-            port: 1,
-            addr: a("2001:db8:2::2"),
-            lladdr: MacAddr(H2_MAC),
-        },
-    ]);
-    let routes = RouteTable::build(&routes, |p, g| neighbors.lookup(p, g));
-    Dataplane::new(ports, routes, neighbors)
+    testvec::two_port_router()
 }
 
 fn udp(dst: &str, hop_limit: u8, payload: usize) -> Vec<u8> {

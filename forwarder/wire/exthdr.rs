@@ -99,10 +99,10 @@ pub struct Chain {
 /// upper layer, so that no input makes the walk long.
 pub fn walk(packet: &[u8], limit: usize) -> Result<Chain, ChainError> {
     let mut chain = Chain::default();
-    let mut nh = packet
-        .get(6)
-        .copied()
-        .ok_or(ChainError::Truncated { pointer: 0 })?;
+    if packet.len() < super::ipv6::HEADER_LEN {
+        return Err(ChainError::Truncated { pointer: 0 });
+    }
+    let mut nh = packet[6];
     let mut pointer = 6;
     let mut at = super::ipv6::HEADER_LEN;
     for _ in 0..limit {
@@ -297,6 +297,9 @@ mod tests {
             walk(&[0x60; 5], 8),
             Err(ChainError::Truncated { pointer: 0 })
         );
+        // Shorter than the fixed header, though its Next Header byte names no extension.
+        let short = [0xc1, 0x40, 0, 0, 0, 0xc1, 0x0a];
+        assert_eq!(walk(&short, 8), Err(ChainError::Truncated { pointer: 0 }));
     }
 
     #[test]
