@@ -88,6 +88,9 @@ struct Slot {
     end: Option<usize>,
     /// The unfragmentable part's length, known from the first fragment.
     unfragmentable: Option<usize>,
+    /// The packet is complete and waits for its caller to release the slot: no fragment
+    /// joins it any more.
+    complete: bool,
 }
 
 impl Slot {
@@ -100,6 +103,7 @@ impl Slot {
             received: 0,
             end: None,
             unfragmentable: None,
+            complete: false,
         }
     }
 
@@ -109,6 +113,7 @@ impl Slot {
         self.received = 0;
         self.end = None;
         self.unfragmentable = None;
+        self.complete = false;
     }
 }
 
@@ -171,7 +176,11 @@ impl Reassembler {
 
     /// The slot that holds `key`, or a free one, or one whose packet has expired.
     fn slot_for(&mut self, now: u64, key: &FragmentKey) -> Result<usize, Refused> {
-        if let Some(i) = self.slots.iter().position(|s| s.key.as_ref() == Some(key)) {
+        if let Some(i) = self
+            .slots
+            .iter()
+            .position(|s| !s.complete && s.key.as_ref() == Some(key))
+        {
             if now.saturating_sub(self.slots[i].first_at) < REASSEMBLY_TIMEOUT_NS {
                 return Ok(i);
             }
@@ -179,7 +188,10 @@ impl Reassembler {
             self.slots[i].clear();
         }
         for s in &mut self.slots {
-            if s.key.is_some() && now.saturating_sub(s.first_at) >= REASSEMBLY_TIMEOUT_NS {
+            if s.key.is_some()
+                && !s.complete
+                && now.saturating_sub(s.first_at) >= REASSEMBLY_TIMEOUT_NS
+            {
                 self.expired += 1;
                 s.clear();
             }
@@ -242,6 +254,7 @@ impl Reassembler {
                 }
                 let ip = HEAD_ROOM - u;
                 slot.buf[ip + 4..ip + 6].copy_from_slice(&(payload as u16).to_be_bytes());
+                slot.complete = true;
                 Ok(Added::Complete {
                     slot: 0,
                     start: ip - 14,
@@ -405,6 +418,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_complete_packet_takes_no_more_fragments() {
+        let h = header();
+        let data = [1u8; 16];
+        let mut r = Reassembler::new(2);
+        let Ok(Added::Complete { slot, .. }) = r.add(0, &frag(8, &h, 0, false, &data)) else {
+            panic!("not complete");
+        };
+        // While the caller holds the complete packet, the same key starts a new one.
+        assert_eq!(r.add(0, &frag(8, &h, 0, true, &data)), Ok(Added::Held));
+        assert_eq!(r.buffer_mut(slot).len(), BUFFER_LEN);
     }
 
     #[test]

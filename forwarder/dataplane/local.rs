@@ -33,7 +33,7 @@ impl Dataplane {
         let chain = match exthdr::walk(&buf[L3_OFFSET..rx.frame_len], MAX_EXTENSION_HEADERS) {
             Ok(c) => c,
             Err(ChainError::Truncated { pointer }) => {
-                return self.bad_header(core, buf, rx, pointer);
+                return self.bad_header(core, buf, rx, pointer, DropReason::BadExtensionHeader);
             }
             // RFC 8200 4.1: a Hop-by-Hop header anywhere but first is an unrecognised
             // Next Header.
@@ -81,6 +81,11 @@ impl Dataplane {
             }
         }
         if chain.fragment.is_some() {
+            // A packet put back together that holds a Fragment header again is no packet
+            // a sender makes (RFC 8200 4.5 fragments once, at the source).
+            if rx.reassembled {
+                return Verdict::Drop(DropReason::BadFragment);
+            }
             return self.reassemble(core, port, buf, rx, &chain);
         }
 

@@ -187,6 +187,8 @@ struct Rx {
     in_port: u16,
     /// Bytes of the frame, link padding cut: the IPv6 packet ends here.
     frame_len: usize,
+    /// Whether the frame is a packet put back together from fragments.
+    reassembled: bool,
 }
 
 /// The forwarding state every worker reads: ports, local addresses, routes, neighbors.
@@ -295,7 +297,11 @@ impl Dataplane {
         if frame_len > pkt_len {
             return Verdict::Drop(DropReason::BadLength);
         }
-        let rx = Rx { in_port, frame_len };
+        let rx = Rx {
+            in_port,
+            frame_len,
+            reassembled: false,
+        };
 
         let src = ip.src();
         let dst = ip.dst();
@@ -451,7 +457,15 @@ impl Dataplane {
         let packet = &buf[L3_OFFSET..rx.frame_len];
         match exthdr::walk(packet, 1) {
             Ok(_) => {}
-            Err(_) => return Some(self.bad_header(core, buf, rx, HEADER_POINTER_HOP_BY_HOP)),
+            Err(_) => {
+                return Some(self.bad_header(
+                    core,
+                    buf,
+                    rx,
+                    HEADER_POINTER_HOP_BY_HOP,
+                    DropReason::BadExtensionHeader,
+                ));
+            }
         }
         self.check_options(core, buf, rx, L3_OFFSET + ipv6::HEADER_LEN, |t| {
             t == exthdr::OPT_ROUTER_ALERT
@@ -471,7 +485,9 @@ impl Dataplane {
         let packet = &buf[L3_OFFSET..rx.frame_len];
         match exthdr::check_options(packet, offset - L3_OFFSET, known) {
             OptionsVerdict::Accept => None,
-            OptionsVerdict::Malformed { pointer } => Some(self.bad_header(core, buf, rx, pointer)),
+            OptionsVerdict::Malformed { pointer } => {
+                Some(self.bad_header(core, buf, rx, pointer, DropReason::BadExtensionHeader))
+            }
             // RFC 8200 4.2: the two high-order bits of the option type say what to do.
             OptionsVerdict::Unknown { action, pointer } => Some(match action {
                 UnknownOption::Skip | UnknownOption::Discard => {
@@ -493,19 +509,18 @@ impl Dataplane {
         }
     }
 
-    /// Parameter Problem, code 0, for a malformed header at `pointer` (from the IPv6
-    /// header's start).
-    fn bad_header(&self, core: &mut Core, buf: &mut [u8], rx: &Rx, pointer: usize) -> Verdict {
-        self.icmp_error(
-            core,
-            buf,
-            rx,
-            IcmpError::parameter(
-                icmpv6::PARAMETER_ERRONEOUS_FIELD,
-                pointer,
-                DropReason::BadExtensionHeader,
-            ),
-        )
+    /// Parameter Problem, code 0, for a malformed header field at `pointer` (from the IPv6
+    /// header's start), the packet dropped for `reason`.
+    fn bad_header(
+        &self,
+        core: &mut Core,
+        buf: &mut [u8],
+        rx: &Rx,
+        pointer: usize,
+        reason: DropReason,
+    ) -> Verdict {
+        let e = IcmpError::parameter(icmpv6::PARAMETER_ERRONEOUS_FIELD, pointer, reason);
+        self.icmp_error(core, buf, rx, e)
     }
 }
 

@@ -2,13 +2,12 @@
 //! the core's [`Reassembler`](crate::reassembly::Reassembler), and the complete packet
 //! handled like any other packet to the router.
 
-use super::icmp_error::IcmpError;
 use super::{AnswerAt, Core, Dataplane, L3_OFFSET, PortView, Rx, Verdict};
 use crate::counters::DropReason;
 use crate::reassembly::{Added, Fragment, FragmentKey, MAX_PAYLOAD, Refused};
 use crate::wire::exthdr::Chain;
 use crate::wire::fragment::{self, FragmentHeader};
-use crate::wire::{Ipv6Packet, ethernet, icmpv6};
+use crate::wire::{Ipv6Packet, ethernet};
 
 impl Dataplane {
     /// Takes a fragment to the router, whose Fragment header the chain walk found.
@@ -31,10 +30,10 @@ impl Dataplane {
         // gets Parameter Problem, code 0, pointing at the Payload Length field; one that
         // would end past 65,535 bytes, pointing at the Fragment Offset field.
         if header.more && !data.len().is_multiple_of(8) {
-            return self.bad_fragment(core, buf, rx, 4);
+            return self.bad_header(core, buf, rx, 4, DropReason::BadFragment);
         }
         if header.offset + data.len() > MAX_PAYLOAD {
-            return self.bad_fragment(core, buf, rx, at + 2);
+            return self.bad_header(core, buf, rx, at + 2, DropReason::BadFragment);
         }
 
         let ip = Ipv6Packet::new(packet).expect("frames past handle() hold both headers");
@@ -72,6 +71,7 @@ impl Dataplane {
         let inner = Rx {
             in_port: rx.in_port,
             frame_len: len,
+            reassembled: true,
         };
         let verdict = self.deliver_local(core, port, &mut whole[start..], &inner);
         core.reassembly.put_buffer(slot, whole);
@@ -85,18 +85,5 @@ impl Dataplane {
         };
         core.answer = Some(AnswerAt { slot, start, len });
         Verdict::Reassembled { port, reason }
-    }
-
-    fn bad_fragment(&self, core: &mut Core, buf: &mut [u8], rx: &Rx, pointer: usize) -> Verdict {
-        self.icmp_error(
-            core,
-            buf,
-            rx,
-            IcmpError::parameter(
-                icmpv6::PARAMETER_ERRONEOUS_FIELD,
-                pointer,
-                DropReason::BadFragment,
-            ),
-        )
     }
 }

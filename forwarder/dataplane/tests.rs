@@ -92,39 +92,19 @@ fn forwards_on_link_and_cuts_padding() {
 #[test]
 fn drops_what_cannot_be_forwarded() {
     let dp = router();
-    assert_eq!(
-        dropped(&dp, &udp("2001:db8:100::5", 1, 8)),
-        DropReason::HopLimitExceeded
-    );
-    assert_eq!(
-        dropped(&dp, &udp("2001:db8:100::5", 0, 8)),
-        DropReason::HopLimitExceeded
-    );
-    assert_eq!(
-        dropped(&dp, &udp("2001:db9::1", 64, 8)),
-        DropReason::NoRoute
-    );
-    assert_eq!(
-        dropped(&dp, &udp("2001:db8:2::99", 64, 8)),
-        DropReason::NoNeighbor
-    );
-    assert_eq!(
-        dropped(&dp, &udp("2001:db8:100::5", 64, 1300)),
-        DropReason::TooBig
-    );
-    assert_eq!(
-        dropped(&dp, &udp("ff0e::1", 64, 8)),
-        DropReason::MulticastDestination
-    );
-    assert_eq!(
-        dropped(&dp, &udp("fe80::99", 64, 8)),
-        DropReason::ScopeViolation
-    );
-    assert_eq!(dropped(&dp, &udp("::1", 64, 8)), DropReason::ScopeViolation);
-    assert_eq!(
-        dropped(&dp, &udp("2001:db8:1::1", 64, 8)),
-        DropReason::PortUnreachable
-    );
+    for (dst, hop_limit, payload, reason) in [
+        ("2001:db8:100::5", 1, 8, DropReason::HopLimitExceeded),
+        ("2001:db8:100::5", 0, 8, DropReason::HopLimitExceeded),
+        ("2001:db9::1", 64, 8, DropReason::NoRoute),
+        ("2001:db8:2::99", 64, 8, DropReason::NoNeighbor),
+        ("2001:db8:100::5", 64, 1300, DropReason::TooBig),
+        ("ff0e::1", 64, 8, DropReason::MulticastDestination),
+        ("fe80::99", 64, 8, DropReason::ScopeViolation),
+        ("::1", 64, 8, DropReason::ScopeViolation),
+        ("2001:db8:1::1", 64, 8, DropReason::PortUnreachable),
+    ] {
+        assert_eq!(dropped(&dp, &udp(dst, hop_limit, payload)), reason, "{dst}");
+    }
 }
 
 #[test]
@@ -979,4 +959,26 @@ fn reject_routes() {
         let (t, c, _, _) = error_fields(v, &out);
         assert_eq!((t, c), (icmpv6::DEST_UNREACHABLE, code), "{dst}");
     }
+}
+
+/// Found by fuzzing: a fragment whose Fragment header names another Fragment header, with
+/// the same identification. Put back together it is a fragment again, of the packet whose
+/// slot is being handled.
+#[test]
+fn nested_fragment_headers_are_refused() {
+    let dp = router();
+    let input: [u8; 73] = [
+        0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x86,
+        0xdd, 0x60, 0x00, 0x00, 0x00, 0x00, 0x10, 0x2c, 0x40, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x01,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x0a, 0x20, 0x01, 0x0d, 0xb8, 0x00,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x7a,
+    ];
+    // The fuzz target's first two bytes pick the port and the room.
+    let frame = &input[2..];
+    let mut buf = frame.to_vec();
+    buf.resize(frame.len(), 0);
+    let mut c = core();
+    let v = dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len());
+    assert_eq!(v, Verdict::Drop(DropReason::BadFragment));
 }
