@@ -154,7 +154,6 @@ fn forward(c: &mut Criterion) {
             burst: 10,
         },
         Default::default(),
-        1,
     );
     // What is timed must be forwarding: check it once, outside the timing.
     for b in bufs.iter_mut() {

@@ -92,16 +92,23 @@ pub fn examine(root: &Path, config: Option<&Config>) -> Vec<Finding> {
         );
     }
 
-    let available_kb = field("MemAvailable").unwrap_or(0);
     if let Some(c) = config {
+        // With hugepages the pool comes from them; without, from ordinary memory.
+        let (available_kb, from) = if huge_total > 0 {
+            let free = field("HugePages_Free").unwrap_or(0);
+            (free * huge_size_kb, "of hugepages free")
+        } else {
+            (field("MemAvailable").unwrap_or(0), "available")
+        };
         let largest_mtu = c
             .ports
             .iter()
             .map(|p| u64::from(p.mtu))
             .max()
             .unwrap_or(1500);
-        // An mbuf takes its data room, headroom and header, rounded up by the pool.
-        let per_mbuf = largest_mtu.max(2048) + 128 + 256;
+        // An mbuf holds a whole frame (MTU, Ethernet header and tag room) or 2 KiB, the
+        // headroom, and its header and pool overhead.
+        let per_mbuf = (largest_mtu + 18).max(2048) + 128 + 256;
         let need_kb = u64::from(c.mbufs) * per_mbuf / 1024;
         let level = if available_kb > 0 && available_kb < need_kb {
             Level::Fail
@@ -112,7 +119,7 @@ pub fn examine(root: &Path, config: Option<&Config>) -> Vec<Finding> {
             level,
             "memory",
             format!(
-                "{} MiB available; the mbuf pool needs about {} MiB",
+                "{} MiB {from}; the mbuf pool needs about {} MiB",
                 available_kb / 1024,
                 need_kb / 1024 + 1
             ),

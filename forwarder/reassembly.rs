@@ -88,9 +88,14 @@ struct Slot {
     end: Option<usize>,
     /// The unfragmentable part's length, known from the first fragment.
     unfragmentable: Option<usize>,
+    /// The highest end of any fragment held.
+    highest_end: usize,
     /// The packet is complete and waits for its caller to release the slot: no fragment
     /// joins it any more.
     complete: bool,
+    /// The packet was refused (RFC 5722: overlapping fragments); its later fragments are
+    /// dropped too until the slot times out or is needed for another packet.
+    discarded: bool,
 }
 
 impl Slot {
@@ -103,7 +108,9 @@ impl Slot {
             received: 0,
             end: None,
             unfragmentable: None,
+            highest_end: 0,
             complete: false,
+            discarded: false,
         }
     }
 
@@ -113,7 +120,9 @@ impl Slot {
         self.received = 0;
         self.end = None;
         self.unfragmentable = None;
+        self.highest_end = 0;
         self.complete = false;
+        self.discarded = false;
     }
 }
 
@@ -137,11 +146,20 @@ impl Reassembler {
     pub fn add(&mut self, now: u64, f: &Fragment<'_>) -> Result<Added, Refused> {
         let i = self.slot_for(now, &f.key)?;
         let slot = &mut self.slots[i];
+        if slot.discarded {
+            return Err(Refused::Overlap);
+        }
         let result = Self::fill(slot, f);
-        // A refused packet is discarded whole; a complete one stays in its slot until the
-        // caller releases it.
-        if result.is_err() {
+        // A refused packet is discarded whole, with the fragments of it still to come
+        // (RFC 5722 4); a complete one stays in its slot until the caller releases it.
+        if let Err(refused) = result {
+            let (key, first_at) = (slot.key, slot.first_at);
             slot.clear();
+            if refused == Refused::Overlap {
+                slot.key = key;
+                slot.first_at = first_at;
+                slot.discarded = true;
+            }
         }
         result.map(|a| match a {
             Added::Complete { start, len, .. } => Added::Complete {
@@ -196,11 +214,14 @@ impl Reassembler {
                 s.clear();
             }
         }
+        // A free slot, or else one that only remembers a discarded packet.
         let i = self
             .slots
             .iter()
             .position(|s| s.key.is_none())
+            .or_else(|| self.slots.iter().position(|s| s.discarded))
             .ok_or(Refused::Full)?;
+        self.slots[i].clear();
         self.slots[i].key = Some(*key);
         self.slots[i].first_at = now;
         Ok(i)
@@ -211,8 +232,9 @@ impl Reassembler {
         if end > MAX_PAYLOAD {
             return Err(Refused::TooLong);
         }
+        // The last fragment gives the length; no fragment, held or to come, may end past it.
         if !f.more {
-            if slot.end.is_some_and(|e| e != end) {
+            if slot.end.is_some_and(|e| e != end) || slot.highest_end > end {
                 return Err(Refused::TooLong);
             }
             slot.end = Some(end);
@@ -220,6 +242,7 @@ impl Reassembler {
         if slot.end.is_some_and(|e| end > e) {
             return Err(Refused::TooLong);
         }
+        slot.highest_end = slot.highest_end.max(end);
 
         // RFC 5722: any overlap discards the packet. Blocks are 8 bytes; only the last
         // fragment may end inside one, and nothing may follow it.
@@ -246,6 +269,8 @@ impl Reassembler {
             slot.unfragmentable = Some(u);
         }
 
+        // Fragments do not overlap and none ends past the end, so holding as many bytes as
+        // the packet has means holding every one of them.
         match (slot.unfragmentable, slot.end) {
             (Some(u), Some(end)) if slot.received == end => {
                 let payload = u - ipv6::HEADER_LEN + end;
@@ -356,6 +381,55 @@ mod tests {
     }
 
     #[test]
+    fn a_hole_is_never_complete() {
+        let h = header();
+        let data = [5u8; 64];
+        let mut r = Reassembler::new(1);
+        assert_eq!(
+            r.add(0, &frag(10, &h, 0, true, &data[..8])),
+            Ok(Added::Held)
+        );
+        assert_eq!(
+            r.add(0, &frag(10, &h, 24, true, &data[..8])),
+            Ok(Added::Held)
+        );
+        // A last fragment ending at 24 would hold 24 bytes, 8..16 missing and 24..32 past
+        // its end: the packet is refused.
+        assert_eq!(
+            r.add(0, &frag(10, &h, 16, false, &data[..8])),
+            Err(Refused::TooLong)
+        );
+    }
+
+    #[test]
+    fn after_an_overlap_the_packet_stays_discarded() {
+        let h = header();
+        let data = [6u8; 32];
+        let mut r = Reassembler::new(2);
+        assert_eq!(
+            r.add(0, &frag(11, &h, 0, true, &data[..16])),
+            Ok(Added::Held)
+        );
+        assert_eq!(
+            r.add(0, &frag(11, &h, 8, true, &data[..16])),
+            Err(Refused::Overlap)
+        );
+        assert_eq!(
+            r.add(0, &frag(11, &h, 16, false, &data[..8])),
+            Err(Refused::Overlap)
+        );
+        // Other packets still find a slot, the discarded one's if need be.
+        assert_eq!(
+            r.add(0, &frag(12, &h, 0, true, &data[..8])),
+            Ok(Added::Held)
+        );
+        assert_eq!(
+            r.add(0, &frag(13, &h, 0, true, &data[..8])),
+            Ok(Added::Held)
+        );
+    }
+
+    #[test]
     fn lengths_must_agree_and_fit() {
         let h = header();
         let data = [0u8; 64];
@@ -405,16 +479,27 @@ mod tests {
         fn any_fragments(frags in proptest::collection::vec((0usize..80, 1usize..40, proptest::bool::ANY), 1..12)) {
             let h = header();
             let mut r = Reassembler::new(1);
-            let source: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
-            for (block, len, more) in frags {
+            let mut held: Vec<(usize, usize)> = Vec::new();
+            for (n, (block, len, more)) in frags.into_iter().enumerate() {
                 let offset = block * 8;
                 let len = if more { len * 8 } else { len };
-                let data = &source[offset..offset + len];
-                if let Ok(Added::Complete { slot, start, len: total }) = r.add(0, &frag(9, &h, offset, more, data)) {
-                    let frame = &r.buffer_mut(slot)[start..start + total];
-                    let payload = &frame[14 + 40..];
-                    proptest::prop_assert_eq!(payload, &source[..payload.len()]);
-                    r.release(slot);
+                // Each fragment's bytes tell which fragment and which offset they are.
+                let data: Vec<u8> = (offset..offset + len).map(|i| (i as u8) ^ (n as u8)).collect();
+                match r.add(0, &frag(9, &h, offset, more, &data)) {
+                    Ok(Added::Held) => held.push((offset, n)),
+                    Ok(Added::Complete { slot, start, len: total }) => {
+                        held.push((offset, n));
+                        let payload = r.buffer_mut(slot)[start + 14 + 40..start + total].to_vec();
+                        // Every byte comes from a fragment that was added, at its place.
+                        for (i, b) in payload.iter().enumerate() {
+                            let from = held.iter().filter(|(o, _)| *o <= i).max_by_key(|(o, _)| *o);
+                            let (_, m) = from.expect("a fragment covers every byte");
+                            proptest::prop_assert_eq!(*b, (i as u8) ^ (*m as u8));
+                        }
+                        r.release(slot);
+                        held.clear();
+                    }
+                    Err(_) => held.clear(),
                 }
             }
         }

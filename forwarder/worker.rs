@@ -41,10 +41,11 @@ impl Worker {
         let mut out = Output {
             tx: queues.iter().map(|_| MbufBatch::default()).collect(),
             drops: MbufBatch::default(),
+            // The most fragments a 65,535-byte answer takes at the 1280-byte minimum MTU.
+            pieces: Vec::with_capacity(64),
         };
         let start = ffi::rdtsc();
-        let seed = (start as u32) ^ self.lcore.0.rotate_left(16);
-        let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters), seed);
+        let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters));
         let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
         let mut backoff = Backoff::new(self.polling);
         if matches!(self.polling, PollMode::Adaptive { .. }) {
@@ -139,11 +140,13 @@ impl Worker {
                     let frame = &core.reassembly.buffer_mut(slot)[start..start + len];
                     let sent = self.send_in_fragments(port, frame, id, queues, out);
                     core.reassembly.release(slot);
-                    if sent {
-                        match reason {
-                            Some(_) => errors += 1,
-                            None => replied += 1,
-                        }
+                    // An answer that could not be had leaves the packet counted once: under
+                    // its reason, or as the buffers it lacked.
+                    match (sent, reason) {
+                        (true, Some(_)) => errors += 1,
+                        (true, None) => replied += 1,
+                        (false, Some(_)) => {}
+                        (false, None) => c.drop_packet(DropReason::MempoolEmpty),
                     }
                     continue;
                 }
@@ -195,8 +198,11 @@ impl Worker {
     }
 
     /// Sends a frame the router made itself, which may exceed the port's MTU, in new
-    /// buffers: whole if it fits, else in fragments (RFC 8200 section 4.5). Returns
-    /// whether all of it was queued.
+    /// buffers: whole if it fits, else in fragments (RFC 8200 section 4.5). Every buffer is
+    /// had before any is queued, so an answer goes out whole or not at all. Returns
+    /// whether it went out.
+    #[cold]
+    #[inline(never)]
     fn send_in_fragments(
         &self,
         port: u16,
@@ -210,36 +216,42 @@ impl Worker {
         };
         let mtu = usize::from(view.mtu);
         let (eth, packet) = frame.split_at(ethernet::HEADER_LEN);
-        if packet.len() <= mtu {
-            return match self.copy_out(&[eth, packet]) {
-                Some(m) => {
-                    self.queue(port, m, queues, out);
-                    true
-                }
-                None => false,
-            };
+        let pieces = &mut out.pieces;
+        pieces.clear();
+        let whole = if packet.len() <= mtu {
+            self.copy_out(&[eth, packet])
+                .map(|m| pieces.push(m))
+                .is_some()
+        } else {
+            fragment::split(packet, mtu, id).all(|(header, range)| {
+                pieces.len() < pieces.capacity()
+                    && self
+                        .copy_out(&[eth, &header, &packet[range]])
+                        .map(|m| pieces.push(m))
+                        .is_some()
+            })
+        };
+        if !whole {
+            pieces.clear();
+            return false;
         }
-        for (i, (header, range)) in fragment::split(packet, mtu, id).enumerate() {
-            let Some(m) = self.copy_out(&[eth, &header, &packet[range]]) else {
-                return false;
-            };
+        self.counters
+            .answer_fragments
+            .add(out.pieces.len() as u64 - 1);
+        let mut pieces = std::mem::take(&mut out.pieces);
+        for m in pieces.drain(..) {
             self.queue(port, m, queues, out);
-            if i > 0 {
-                self.counters.answer_fragments.add(1);
-            }
         }
+        out.pieces = pieces;
         true
     }
 
-    /// A new buffer holding `parts` end to end, or `None` (counted) if the pool is empty.
+    /// A new buffer holding `parts` end to end, or `None` if the pool is empty or the
+    /// buffer too small.
     fn copy_out(&self, parts: &[&[u8]]) -> Option<Mbuf> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let Some(mut m) = Mbuf::alloc(&self.pool) else {
-            self.counters.drop_packet(DropReason::MempoolEmpty);
-            return None;
-        };
+        let mut m = Mbuf::alloc(&self.pool)?;
         if !m.set_len(len) {
-            self.counters.drop_packet(DropReason::NoBufferRoom);
             return None;
         }
         let buf = m.buffer_mut()?;
@@ -276,10 +288,12 @@ impl Worker {
     }
 }
 
-/// A worker's outgoing batches: one per port, and one of buffers to free.
+/// A worker's outgoing batches: one per port, one of buffers to free, and room for the
+/// pieces of an answer sent in fragments.
 struct Output {
     tx: Vec<MbufBatch>,
     drops: MbufBatch,
+    pieces: Vec<Mbuf>,
 }
 
 impl Output {

@@ -129,9 +129,14 @@ impl Dataplane {
             return dropped;
         };
         let out = &self.ports[usize::from(out_port)];
-        // RFC 4443 2.2: the error comes from an address of the port it leaves by, of the
-        // scope of the destination where the port has one.
-        let from = if src.is_unicast_link_local() {
+        // RFC 4443 2.2: an error about a packet to one of the router's unicast addresses
+        // comes from that address; any other from an address of the port it leaves by,
+        // of the scope of the destination where the port has one.
+        let to_router = self.global_addresses.contains_key(&dst)
+            || self.ports[usize::from(rx.in_port)].addresses.contains(&dst);
+        let from = if to_router {
+            Some(dst)
+        } else if src.is_unicast_link_local() {
             out.link_local()
         } else {
             out.global()

@@ -92,7 +92,10 @@ impl Dataplane {
         let upper = L3_OFFSET + chain.upper_offset;
         match chain.upper {
             exthdr::ICMPV6 => self.local_icmp(port, buf, rx, upper, &src, &dst),
-            exthdr::TCP if !dst.is_multicast() => tcp_reset(port, buf, rx, upper, &src, &dst),
+            exthdr::TCP if !dst.is_multicast() => match self.reply_source(port, &dst) {
+                Some(from) => tcp_reset(port, buf, rx, upper, &src, &dst, &from),
+                None => Verdict::Drop(DropReason::LocalUnsupported),
+            },
             exthdr::UDP => self.icmp_error(
                 core,
                 buf,
@@ -117,6 +120,19 @@ impl Dataplane {
         }
     }
 
+    /// The address the router answers a packet to `dst` from (RFC 4443 2.2): `dst` itself
+    /// when it is one of the router's unicast addresses; the port's link-local address for
+    /// a (link-scoped) group; the port's global address for a Subnet-Router anycast one.
+    pub(super) fn reply_source(&self, port: &PortView, dst: &Ipv6Addr) -> Option<Ipv6Addr> {
+        if dst.is_multicast() {
+            port.link_local()
+        } else if self.anycast.contains(dst) {
+            port.global()
+        } else {
+            Some(*dst)
+        }
+    }
+
     /// ICMPv6 to the router, the message starting at `at` in the frame.
     fn local_icmp(
         &self,
@@ -136,17 +152,22 @@ impl Dataplane {
             return Verdict::Drop(DropReason::IcmpChecksum);
         }
         match msg.msg_type() {
+            // RFC 6980 5: Neighbor Discovery messages that came in fragments are ignored.
+            icmpv6::NEIGHBOR_SOLICIT if rx.reassembled => Verdict::Drop(DropReason::NdInvalid),
             icmpv6::NEIGHBOR_SOLICIT => {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
                     .expect("frames past handle() hold both headers")
                     .hop_limit();
                 answer_solicitation(port, buf, rx, at, src, dst, hop_limit)
             }
-            icmpv6::ECHO_REQUEST if !dst.is_multicast() => {
+            icmpv6::ECHO_REQUEST => {
                 if src.is_unspecified() {
                     return Verdict::Drop(DropReason::BadSource);
                 }
-                answer_echo(port, buf, rx, at, src, dst)
+                match self.reply_source(port, dst) {
+                    Some(from) => answer_echo(port, buf, rx, at, src, dst, &from),
+                    None => Verdict::Drop(DropReason::LocalUnsupported),
+                }
             }
             _ => Verdict::Drop(DropReason::LocalUnsupported),
         }
@@ -225,10 +246,10 @@ fn answer_solicitation(
     }
 }
 
-/// Turns an Echo Request (at `at` in the frame) to one of the router's addresses into the
-/// Echo Reply (RFC 4443 section 4.2): same identifier, sequence and data, from the address
-/// that was pinged, back to the link-layer source it came from, without the request's
-/// extension headers.
+/// Turns an Echo Request (at `at` in the frame) to one of the router's addresses or groups
+/// into the Echo Reply (RFC 4443 section 4.2): same identifier, sequence and data, from
+/// `from`, back to the link-layer source it came from, without the request's extension
+/// headers.
 fn answer_echo(
     port: &PortView,
     buf: &mut [u8],
@@ -236,11 +257,10 @@ fn answer_echo(
     at: usize,
     src: &Ipv6Addr,
     dst: &Ipv6Addr,
+    from: &Ipv6Addr,
 ) -> Verdict {
     let len = rx.frame_len - at;
     buf.copy_within(at..rx.frame_len, L4_OFFSET);
-    // The upper-layer length and the pair of addresses are the same in the reply, so the
-    // pseudo-header sum is too: only the type byte's change enters the checksum.
     let mut msg = Icmpv6Message::new(&mut buf[L4_OFFSET..L4_OFFSET + len])
         .expect("frames past handle() hold both headers");
     let old = u16::from_be_bytes([icmpv6::ECHO_REQUEST, msg.code()]);
@@ -248,8 +268,18 @@ fn answer_echo(
     let c = checksum::update(msg.checksum(), old, new);
     msg.set_msg_type(icmpv6::ECHO_REPLY);
     msg.set_checksum(c);
+    // When the reply comes from the address pinged, the pseudo-header sum stays the same
+    // and the type byte's change is all the checksum needs; from another address it is
+    // summed again.
+    if from != dst {
+        msg.set_checksum(0);
+        let c = checksum::upper_layer(from, src, exthdr::ICMPV6, &buf[L4_OFFSET..L4_OFFSET + len]);
+        Icmpv6Message::new(&mut buf[L4_OFFSET..L4_OFFSET + len])
+            .expect("frames past handle() hold both headers")
+            .set_checksum(c);
+    }
 
-    write_ipv6_header(buf, len, exthdr::ICMPV6, HOP_LIMIT, dst, src);
+    write_ipv6_header(buf, len, exthdr::ICMPV6, HOP_LIMIT, from, src);
     reply_to_sender(port, buf);
     Verdict::Reply {
         len: L4_OFFSET + len,
@@ -265,7 +295,12 @@ fn tcp_reset(
     at: usize,
     src: &Ipv6Addr,
     dst: &Ipv6Addr,
+    from: &Ipv6Addr,
 ) -> Verdict {
+    // RFC 4291 2.5.2: the unspecified address is never a destination.
+    if src.is_unspecified() {
+        return Verdict::Drop(DropReason::BadSource);
+    }
     let segment = &buf[at..rx.frame_len];
     let Some(seg) = tcp::TcpSegment::new(segment) else {
         return Verdict::Drop(DropReason::Truncated);
@@ -279,10 +314,10 @@ fn tcp_reset(
     }
     let reset = tcp::reset_for(&seg);
     let len = tcp::write_reset(&mut buf[L4_OFFSET..], &reset);
-    let c = checksum::upper_layer(dst, src, exthdr::TCP, &buf[L4_OFFSET..L4_OFFSET + len]);
+    let c = checksum::upper_layer(from, src, exthdr::TCP, &buf[L4_OFFSET..L4_OFFSET + len]);
     buf[L4_OFFSET + 16..L4_OFFSET + 18].copy_from_slice(&c.to_be_bytes());
 
-    write_ipv6_header(buf, len, exthdr::TCP, HOP_LIMIT, dst, src);
+    write_ipv6_header(buf, len, exthdr::TCP, HOP_LIMIT, from, src);
     reply_to_sender(port, buf);
     Verdict::Reply {
         len: L4_OFFSET + len,

@@ -10,6 +10,7 @@ mod icmp_error;
 mod local;
 mod reassemble;
 
+use std::hash::{BuildHasher, RandomState};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
@@ -142,7 +143,8 @@ pub struct Core {
     pub reassembly: Reassembler,
     /// Set with each [`Verdict::Reassembled`].
     pub answer: Option<AnswerAt>,
-    fragment_id: u32,
+    fragment_ids: RandomState,
+    fragments_sent: u64,
     pub counters: Arc<CoreCounters>,
 }
 
@@ -159,25 +161,24 @@ pub struct IcmpLimits {
 }
 
 impl Core {
-    /// A core's state. `seed` starts its fragment identifications, which should differ
-    /// between cores and runs (RFC 7739: hard to predict).
-    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>, seed: u32) -> Core {
+    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>) -> Core {
         Core {
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),
             answer: None,
-            fragment_id: seed,
+            fragment_ids: RandomState::new(),
+            fragments_sent: 0,
             counters,
         }
     }
 
-    /// The identification for the next packet this core sends in fragments.
+    /// The identification for the next packet this core sends in fragments: a count
+    /// hashed with a key drawn at random when the core starts, so that one identification
+    /// seen tells nothing of the next (RFC 7739 5).
     pub fn next_fragment_id(&mut self) -> u32 {
-        // A large odd step walks all 2^32 values before repeating, in an order that a
-        // neighbor does not guess from one sample.
-        self.fragment_id = self.fragment_id.wrapping_add(0x9e37_79b9);
-        self.fragment_id
+        self.fragments_sent += 1;
+        self.fragment_ids.hash_one(self.fragments_sent) as u32
     }
 }
 
@@ -324,7 +325,9 @@ impl Dataplane {
             // RFC 4291 2.5.6: packets with link-local destinations must not be forwarded.
             return Verdict::Drop(DropReason::ScopeViolation);
         }
-        if self.global_addresses.contains_key(&dst) {
+        // RFC 4291 2.6.1: a router takes packets to the Subnet-Router anycast address of
+        // each of its subnets as its own.
+        if self.global_addresses.contains_key(&dst) || self.anycast.contains(&dst) {
             return self.deliver_local(core, port, buf, &rx);
         }
         self.forward(core, buf, &rx, &src, &dst, eth_dst)

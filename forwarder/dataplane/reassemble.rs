@@ -7,7 +7,7 @@ use crate::counters::DropReason;
 use crate::reassembly::{Added, Fragment, FragmentKey, MAX_PAYLOAD, Refused};
 use crate::wire::exthdr::Chain;
 use crate::wire::fragment::{self, FragmentHeader};
-use crate::wire::{Ipv6Packet, ethernet};
+use crate::wire::{Ipv6Packet, ethernet, ipv6};
 
 impl Dataplane {
     /// Takes a fragment to the router, whose Fragment header the chain walk found.
@@ -32,8 +32,16 @@ impl Dataplane {
         if header.more && !data.len().is_multiple_of(8) {
             return self.bad_header(core, buf, rx, 4, DropReason::BadFragment);
         }
-        if header.offset + data.len() > MAX_PAYLOAD {
+        // The reassembled payload also holds the headers before the Fragment header.
+        let unfragmentable = at - ipv6::HEADER_LEN;
+        if unfragmentable + header.offset + data.len() > MAX_PAYLOAD {
             return self.bad_header(core, buf, rx, at + 2, DropReason::BadFragment);
+        }
+
+        // RFC 6946 4: an atomic fragment (offset 0, no more to come) is handled alone, as
+        // the packet it carries, without waiting on any other.
+        if header.offset == 0 && !header.more {
+            return self.unwrap_atomic(core, port, buf, rx, at, chain.fragment_pointer);
         }
 
         let ip = Ipv6Packet::new(packet).expect("frames past handle() hold both headers");
@@ -85,5 +93,33 @@ impl Dataplane {
         };
         core.answer = Some(AnswerAt { slot, start, len });
         Verdict::Reassembled { port, reason }
+    }
+
+    /// Takes the Fragment header, at `at` in the IPv6 packet, out of an atomic fragment,
+    /// and handles what is left as a reassembled packet.
+    fn unwrap_atomic(
+        &self,
+        core: &mut Core,
+        port: &PortView,
+        buf: &mut [u8],
+        rx: &Rx,
+        at: usize,
+        next_header_at: usize,
+    ) -> Verdict {
+        let next_header = buf[L3_OFFSET + at];
+        let after = L3_OFFSET + at + fragment::HEADER_LEN;
+        buf.copy_within(after..rx.frame_len, L3_OFFSET + at);
+        buf[L3_OFFSET + next_header_at] = next_header;
+        let frame_len = rx.frame_len - fragment::HEADER_LEN;
+        let payload = (frame_len - L3_OFFSET - ipv6::HEADER_LEN) as u16;
+        Ipv6Packet::new(&mut buf[L3_OFFSET..frame_len])
+            .expect("frames past handle() hold both headers")
+            .set_payload_len(payload);
+        let inner = Rx {
+            in_port: rx.in_port,
+            frame_len,
+            reassembled: true,
+        };
+        self.deliver_local(core, port, buf, &inner)
     }
 }

@@ -31,7 +31,6 @@ fn core() -> Core {
             burst: 100,
         },
         Arc::default(),
-        1,
     )
 }
 
@@ -564,7 +563,7 @@ fn no_error_about_errors_multicast_or_unnamed_sources() {
 #[test]
 fn errors_are_rate_limited_per_core() {
     let dp = router();
-    let mut c = Core::new(IcmpLimits { rate: 1, burst: 2 }, Arc::default(), 1);
+    let mut c = Core::new(IcmpLimits { rate: 1, burst: 2 }, Arc::default());
     let frame = udp("2001:db8:100::5", 1, 8);
     let mut verdicts = Vec::new();
     for _ in 0..3 {
@@ -912,7 +911,11 @@ fn fragment_faults_to_the_router() {
         handle(&frames[0]),
         Verdict::Drop(DropReason::FragmentOverlap)
     );
-    assert_eq!(handle(&frames[1]), Verdict::Held, "a new packet starts");
+    // RFC 5722 4: the fragments still to come are discarded too.
+    assert_eq!(
+        handle(&frames[1]),
+        Verdict::Drop(DropReason::FragmentOverlap)
+    );
 
     // A fragment ending past 65,535 bytes: Parameter Problem at its Fragment Offset.
     let mut payload = vec![0u8; 8];
@@ -977,8 +980,131 @@ fn nested_fragment_headers_are_refused() {
     // The fuzz target's first two bytes pick the port and the room.
     let frame = &input[2..];
     let mut buf = frame.to_vec();
-    buf.resize(frame.len(), 0);
     let mut c = core();
     let v = dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len());
     assert_eq!(v, Verdict::Drop(DropReason::BadFragment));
+}
+
+#[test]
+fn errors_about_packets_to_the_router_come_from_the_address_they_went_to() {
+    let dp = router();
+    // UDP to port1's address, arriving on port0.
+    let (v, out) = run(&dp, &udp("2001:db8:2::1", 64, 8));
+    let (t, c, _, _) = error_fields(v, &out);
+    assert_eq!((t, c), (icmpv6::DEST_UNREACHABLE, icmpv6::UNREACHABLE_PORT));
+    assert_eq!(
+        Ipv6Packet::new(&out[14..]).unwrap().src(),
+        a("2001:db8:2::1")
+    );
+}
+
+#[test]
+fn echo_to_anycast_and_multicast_is_answered_from_a_unicast_address() {
+    let dp = router();
+    for (dst, dst_mac, from) in [
+        ("2001:db8:1::", R0_MAC, "2001:db8:1::1"),
+        ("ff02::1", [0x33, 0x33, 0, 0, 0, 1], "fe80::ff:fe00:101"),
+    ] {
+        let mut f = ip_frame(
+            dst_mac,
+            "2001:db8:1::2",
+            dst,
+            64,
+            58,
+            &[128, 0, 0, 0, 0, 9, 0, 1, 7, 7],
+        );
+        fix_checksum(&mut f, 54, 2, 58);
+        let (v, out) = run(&dp, &f);
+        assert_eq!(v, Verdict::Reply { len: f.len() }, "{dst}");
+        let ip = Ipv6Packet::new(&out[14..f.len()]).unwrap();
+        assert_eq!(ip.src(), a(from), "{dst}");
+        assert!(
+            checksum::verify_upper_layer(&ip.src(), &ip.dst(), 58, &out[54..f.len()]),
+            "{dst}"
+        );
+    }
+}
+
+#[test]
+fn a_reset_never_goes_to_the_unspecified_address() {
+    let dp = router();
+    let mut syn = ip_frame(
+        R0_MAC,
+        "::",
+        "2001:db8:1::1",
+        64,
+        6,
+        &[
+            0x9c, 0x40, 0, 22, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+        ],
+    );
+    fix_checksum(&mut syn, 54, 16, 6);
+    assert_eq!(dropped(&dp, &syn), DropReason::BadSource);
+}
+
+/// `message` to the router behind a Fragment header of offset 0 with no more to come.
+fn atomic_fragment(message: &[u8]) -> Vec<u8> {
+    let mut payload = vec![58, 0, 0, 0, 0, 0, 0, 42];
+    payload.extend_from_slice(message);
+    let mut f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 255, 44, &payload);
+    fix_checksum(&mut f, 62, 2, 58);
+    f
+}
+
+#[test]
+fn atomic_fragments_are_handled_alone() {
+    let dp = router();
+    let mut c = core();
+    // A reassembly of the same identification in progress is left alone.
+    let (_, frames) = fragmented_echo(100, 48, 42);
+    let mut buf = frames[0].clone();
+    let len = buf.len();
+    assert_eq!(dp.handle(&mut c, 0, &mut buf, len, len), Verdict::Held);
+
+    let f = atomic_fragment(&[128, 0, 0, 0, 0, 5, 0, 1, 1, 2, 3, 4]);
+    let mut buf = f.clone();
+    buf.resize(f.len() + 64, 0);
+    let v = dp.handle(&mut c, 0, &mut buf, f.len(), f.len());
+    assert_eq!(v, Verdict::Reply { len: 54 + 12 });
+    assert_eq!(buf[20], 58, "the reply carries no Fragment header");
+    assert!(checksum::verify_upper_layer(
+        &a("2001:db8:1::1"),
+        &a("2001:db8:1::2"),
+        58,
+        &buf[54..66]
+    ));
+}
+
+#[test]
+fn fragmented_neighbor_discovery_is_ignored() {
+    let dp = router();
+    let ns = &testvec::NS_MULTICAST_FRAME[54..];
+    let mut f = atomic_fragment(ns);
+    // To the router's address rather than its solicited-node group, so that the frame
+    // is for the router whatever its checks.
+    fix_checksum(&mut f, 62, 2, 58);
+    assert_eq!(dropped(&dp, &f), DropReason::NdInvalid);
+}
+
+#[test]
+fn reassembled_length_counts_the_headers_before_the_fragment_header() {
+    let dp = router();
+    // Destination options (8 bytes) before a fragment that, alone, ends at 65,535.
+    let mut payload = vec![44, 0, 1, 4, 0, 0, 0, 0];
+    let mut header = vec![0u8; 8];
+    crate::wire::fragment::FragmentHeader {
+        next_header: 58,
+        offset: 65528,
+        more: false,
+        id: 3,
+    }
+    .write(&mut header);
+    payload.extend_from_slice(&header);
+    payload.extend_from_slice(&[0; 7]);
+    let (v, out) = run(
+        &dp,
+        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 60, &payload),
+    );
+    let (t, c, pointer, _) = error_fields(v, &out);
+    assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 50));
 }

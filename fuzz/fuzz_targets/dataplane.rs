@@ -18,7 +18,6 @@ fuzz_target!(|input: &[u8]| {
             burst: 1000,
         },
         Default::default(),
-        1,
     );
     let mut buf = frame.to_vec();
     buf.resize(frame.len() + usize::from(room) * 8, 0);
