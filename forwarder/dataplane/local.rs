@@ -37,6 +37,16 @@ impl Dataplane {
             }
             // RFC 8200 4.1: a Hop-by-Hop header anywhere but first is an unrecognised
             // Next Header.
+            // RFC 7112 5: a first fragment without the whole chain is discarded, with
+            // Parameter Problem code 3 and pointer 0.
+            Err(ChainError::IncompleteFirstFragment) => {
+                let e = IcmpError::parameter(
+                    icmpv6::PARAMETER_INCOMPLETE_CHAIN,
+                    0,
+                    DropReason::BadFragment,
+                );
+                return self.icmp_error(core, buf, rx, e);
+            }
             Err(ChainError::MisplacedHopByHop { pointer }) => {
                 return self.icmp_error(
                     core,

@@ -1108,3 +1108,22 @@ fn reassembled_length_counts_the_headers_before_the_fragment_header() {
     let (t, c, pointer, _) = error_fields(v, &out);
     assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 50));
 }
+
+#[test]
+fn first_fragment_without_the_whole_chain_gets_parameter_problem_code_3() {
+    let dp = router();
+    let payload = [60u8, 0, 0, 1, 0, 0, 0, 7, 58, 1, 0, 0, 0, 0, 0, 0];
+    let (v, out) = run(
+        &dp,
+        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &payload),
+    );
+    let (t, c, pointer, _) = error_fields(v, &out);
+    assert_eq!(
+        (t, c, pointer),
+        (
+            icmpv6::PARAMETER_PROBLEM,
+            icmpv6::PARAMETER_INCOMPLETE_CHAIN,
+            0
+        )
+    );
+}

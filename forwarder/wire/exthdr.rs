@@ -71,6 +71,9 @@ pub enum ChainError {
     /// A Hop-by-Hop Options header somewhere but first (RFC 8200 section 4.1: it may
     /// only follow the IPv6 header); `pointer` is the Next Header field naming it.
     MisplacedHopByHop { pointer: usize },
+    /// A first fragment whose header chain runs past its end (RFC 7112: the first
+    /// fragment holds the whole chain).
+    IncompleteFirstFragment,
 }
 
 /// The result of walking the chain: the upper-layer protocol, where it starts, and what
@@ -125,9 +128,13 @@ pub fn walk(packet: &[u8], limit: usize) -> Result<Chain, ChainError> {
             DESTINATION_OPTIONS => chain.destination_options = Some(at),
             _ => {}
         }
-        let header = packet
-            .get(at..at + 2)
-            .ok_or(ChainError::Truncated { pointer: at })?;
+        // Past a first fragment's Fragment header, a chain cut short is RFC 7112's case.
+        let cut_short = if chain.fragment.is_some_and(|f| f < at) {
+            ChainError::IncompleteFirstFragment
+        } else {
+            ChainError::Truncated { pointer: at }
+        };
+        let header = packet.get(at..at + 2).ok_or(cut_short)?;
         let len = match nh {
             FRAGMENT => 8,
             // RFC 4302 2.2: AH's length counts 4-octet units, minus 2.
@@ -135,7 +142,7 @@ pub fn walk(packet: &[u8], limit: usize) -> Result<Chain, ChainError> {
             _ => (usize::from(header[1]) + 1) * 8,
         };
         if at + len > packet.len() {
-            return Err(ChainError::Truncated { pointer: at });
+            return Err(cut_short);
         }
         // A fragment other than the first carries no upper-layer header (RFC 8200 4.5):
         // the walk ends at the Fragment header's payload.
@@ -300,6 +307,17 @@ mod tests {
         // Shorter than the fixed header, though its Next Header byte names no extension.
         let short = [0xc1, 0x40, 0, 0, 0, 0xc1, 0x0a];
         assert_eq!(walk(&short, 8), Err(ChainError::Truncated { pointer: 0 }));
+    }
+
+    #[test]
+    fn first_fragment_without_the_whole_chain() {
+        // A first fragment (offset 0, more to come) whose Destination Options header runs
+        // past its end.
+        let p = packet(
+            FRAGMENT,
+            &[DESTINATION_OPTIONS, 0, 0, 1, 0, 0, 0, 1, UDP, 1, 0, 0],
+        );
+        assert_eq!(walk(&p, 8), Err(ChainError::IncompleteFirstFragment));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub const PARAMETER_ERRONEOUS_FIELD: u8 = 0;
 pub const PARAMETER_UNRECOGNIZED_NEXT_HEADER: u8 = 1;
 /// Parameter Problem code 2: unrecognized IPv6 option encountered.
 pub const PARAMETER_UNRECOGNIZED_OPTION: u8 = 2;
+/// Parameter Problem code 3: IPv6 first fragment has incomplete IPv6 header chain
+/// (RFC 7112 section 6).
+pub const PARAMETER_INCOMPLETE_CHAIN: u8 = 3;
 
 /// Length of an error message's header: type, code, checksum and the 32-bit field
 /// (unused, MTU or pointer) before the invoking packet (RFC 4443 sections 3.1 to 3.4).
