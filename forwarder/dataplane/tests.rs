@@ -375,6 +375,18 @@ fn ip_frame(
     f
 }
 
+/// A frame from host 1 to the router's 2001:db8:1::1 with `payload` after the fixed header.
+fn to_router(hop_limit: u8, nh: u8, payload: &[u8]) -> Vec<u8> {
+    ip_frame(
+        R0_MAC,
+        "2001:db8:1::2",
+        "2001:db8:1::1",
+        hop_limit,
+        nh,
+        payload,
+    )
+}
+
 /// Fills in the checksum of the upper-layer message at `at` (in the frame), field at
 /// `at + field`.
 fn fix_checksum(f: &mut [u8], at: usize, field: usize, proto: u8) {
@@ -592,10 +604,7 @@ fn udp_tcp_and_unknown_protocols_to_the_router() {
     let (t, c, _, _) = error_fields(v, &out);
     assert_eq!((t, c), (icmpv6::DEST_UNREACHABLE, icmpv6::UNREACHABLE_PORT));
 
-    let (v, out) = run(
-        &dp,
-        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 253, &[0; 8]),
-    );
+    let (v, out) = run(&dp, &to_router(64, 253, &[0; 8]));
     let (t, c, pointer, _) = error_fields(v, &out);
     assert_eq!(
         (t, c, pointer),
@@ -607,10 +616,7 @@ fn udp_tcp_and_unknown_protocols_to_the_router() {
     );
 
     // A SYN to port 22 gets a reset that acknowledges it.
-    let mut syn = ip_frame(
-        R0_MAC,
-        "2001:db8:1::2",
-        "2001:db8:1::1",
+    let mut syn = to_router(
         64,
         6,
         &[
@@ -722,7 +728,7 @@ fn extension_headers_to_the_router() {
     // Destination options before an Echo Request: answered, without them.
     let mut payload = vec![58, 0, 1, 4, 0, 0, 0, 0];
     payload.extend_from_slice(&echo);
-    let mut f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 60, &payload);
+    let mut f = to_router(64, 60, &payload);
     fix_checksum(&mut f, 62, 2, 58);
     let (v, out) = run(&dp, &f);
     assert_eq!(
@@ -744,18 +750,11 @@ fn extension_headers_to_the_router() {
     let mut rh0 = vec![58, 2, 0, 1, 0, 0, 0, 0];
     rh0.extend_from_slice(&a("2001:db8:9::9").octets());
     rh0.extend_from_slice(&echo);
-    let (v, out) = run(
-        &dp,
-        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 43, &rh0),
-    );
+    let (v, out) = run(&dp, &to_router(64, 43, &rh0));
     let (t, c, pointer, _) = error_fields(v, &out);
     assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 42));
     assert!(matches!(
-        run(
-            &dp,
-            &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 43, &rh0)
-        )
-        .0,
+        run(&dp, &to_router(64, 43, &rh0)).0,
         Verdict::Error {
             reason: DropReason::RoutingHeader,
             ..
@@ -764,17 +763,14 @@ fn extension_headers_to_the_router() {
 
     // With no segments left it is ignored, and the Echo Request behind it answered.
     rh0[3] = 0;
-    let mut f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 43, &rh0);
+    let mut f = to_router(64, 43, &rh0);
     fix_checksum(&mut f, 78, 2, 58);
     assert!(matches!(run(&dp, &f).0, Verdict::Reply { .. }));
 
     // A fragment that is not the last must carry a multiple of 8 bytes.
     let mut frag = vec![58, 0, 0, 1, 0, 0, 0, 9];
     frag.extend_from_slice(&echo);
-    let (v, out) = run(
-        &dp,
-        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &frag),
-    );
+    let (v, out) = run(&dp, &to_router(64, 44, &frag));
     assert!(
         matches!(
             v,
@@ -789,17 +785,7 @@ fn extension_headers_to_the_router() {
     assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 4));
 
     // A chain that runs past the packet.
-    let (v, out) = run(
-        &dp,
-        &ip_frame(
-            R0_MAC,
-            "2001:db8:1::2",
-            "2001:db8:1::1",
-            64,
-            60,
-            &[58, 3, 1, 4, 0, 0, 0, 0],
-        ),
-    );
+    let (v, out) = run(&dp, &to_router(64, 60, &[58, 3, 1, 4, 0, 0, 0, 0]));
     let (t, c, pointer, _) = error_fields(v, &out);
     assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 40));
 }
@@ -825,7 +811,7 @@ fn fragments_in_transit_are_forwarded_untouched() {
 fn fragmented_echo(data_len: usize, chunk: usize, id: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut icmp = vec![128u8, 0, 0, 0, 0x42, 0x42, 0, 1];
     icmp.extend((0..data_len).map(|i| (i * 7) as u8));
-    let whole = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 58, &icmp);
+    let whole = to_router(64, 58, &icmp);
     let mut whole = whole;
     fix_checksum(&mut whole, 54, 2, 58);
     let icmp = whole[54..].to_vec();
@@ -844,7 +830,7 @@ fn fragmented_echo(data_len: usize, chunk: usize, id: u32) -> (Vec<u8>, Vec<Vec<
             }
             .write(&mut payload);
             payload.extend_from_slice(part);
-            ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &payload)
+            to_router(64, 44, &payload)
         })
         .collect();
     (whole, frames)
@@ -927,10 +913,7 @@ fn fragment_faults_to_the_router() {
     }
     .write(&mut payload);
     payload.extend_from_slice(&[0; 16]);
-    let (v, out) = run(
-        &dp,
-        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &payload),
-    );
+    let (v, out) = run(&dp, &to_router(64, 44, &payload));
     let (t, code, pointer, _) = error_fields(v, &out);
     assert_eq!((t, code, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 42));
 }
@@ -1046,7 +1029,7 @@ fn a_reset_never_goes_to_the_unspecified_address() {
 fn atomic_fragment(message: &[u8]) -> Vec<u8> {
     let mut payload = vec![58, 0, 0, 0, 0, 0, 0, 42];
     payload.extend_from_slice(message);
-    let mut f = ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 255, 44, &payload);
+    let mut f = to_router(255, 44, &payload);
     fix_checksum(&mut f, 62, 2, 58);
     f
 }
@@ -1101,10 +1084,7 @@ fn reassembled_length_counts_the_headers_before_the_fragment_header() {
     .write(&mut header);
     payload.extend_from_slice(&header);
     payload.extend_from_slice(&[0; 7]);
-    let (v, out) = run(
-        &dp,
-        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 60, &payload),
-    );
+    let (v, out) = run(&dp, &to_router(64, 60, &payload));
     let (t, c, pointer, _) = error_fields(v, &out);
     assert_eq!((t, c, pointer), (icmpv6::PARAMETER_PROBLEM, 0, 50));
 }
@@ -1113,10 +1093,7 @@ fn reassembled_length_counts_the_headers_before_the_fragment_header() {
 fn first_fragment_without_the_whole_chain_gets_parameter_problem_code_3() {
     let dp = router();
     let payload = [60u8, 0, 0, 1, 0, 0, 0, 7, 58, 1, 0, 0, 0, 0, 0, 0];
-    let (v, out) = run(
-        &dp,
-        &ip_frame(R0_MAC, "2001:db8:1::2", "2001:db8:1::1", 64, 44, &payload),
-    );
+    let (v, out) = run(&dp, &to_router(64, 44, &payload));
     let (t, c, pointer, _) = error_fields(v, &out);
     assert_eq!(
         (t, c, pointer),
