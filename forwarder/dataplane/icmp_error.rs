@@ -132,7 +132,7 @@ impl Dataplane {
         // RFC 4443 2.2: an error about a packet to one of the router's unicast addresses
         // comes from that address; any other from an address of the port it leaves by,
         // of the scope of the destination where the port has one.
-        let to_router = self.global_addresses.contains_key(&dst)
+        let to_router = self.global_addresses.contains(&dst)
             || self.ports[usize::from(rx.in_port)].addresses.contains(&dst);
         let from = if to_router {
             Some(dst)

@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 
 use crate::counters::{CoreCounters, DropReason};
 use crate::neigh::NeighborTable;
@@ -192,41 +192,84 @@ struct Rx {
     reassembled: bool,
 }
 
+/// A set of addresses that every forwarded packet is checked against. A router has a
+/// handful: comparing 128-bit integers in a row costs less than hashing the address, so a
+/// small set is a plain list, and only a large one a hash set.
+#[derive(Debug)]
+enum AddressSet {
+    Few(Vec<u128>),
+    Many(FxHashSet<u128>),
+}
+
+/// The most addresses kept as a plain list.
+const FEW_ADDRESSES: usize = 16;
+
+impl AddressSet {
+    fn new(addresses: impl Iterator<Item = Ipv6Addr>) -> AddressSet {
+        let mut all: Vec<u128> = addresses.map(u128::from).collect();
+        all.sort_unstable();
+        all.dedup();
+        if all.len() <= FEW_ADDRESSES {
+            AddressSet::Few(all)
+        } else {
+            AddressSet::Many(all.into_iter().collect())
+        }
+    }
+
+    #[inline]
+    fn contains(&self, addr: &Ipv6Addr) -> bool {
+        let a = u128::from(*addr);
+        match self {
+            AddressSet::Few(list) => list.contains(&a),
+            AddressSet::Many(set) => set.contains(&a),
+        }
+    }
+}
+
 /// The forwarding state every worker reads: ports, local addresses, routes, neighbors.
 #[derive(Debug)]
 pub struct Dataplane {
     ports: Vec<PortView>,
-    /// Global (non-link-local) addresses of the router and the port that holds each.
-    /// Link-local addresses are per port and live in `PortView::addresses`.
-    global_addresses: FxHashMap<Ipv6Addr, u16>,
+    /// Global (non-link-local) addresses of the router. Link-local addresses are per port
+    /// and live in `PortView::addresses`.
+    global_addresses: AddressSet,
     /// The Subnet-Router anycast address of each of the ports' subnets (RFC 4291 2.6.1).
     anycast: Vec<Ipv6Addr>,
+    /// Every address a packet to which is for the router: the global addresses and the
+    /// anycast ones, in one set so that a forwarded packet is checked once.
+    delivered: AddressSet,
     routes: RouteTable,
     neighbors: NeighborTable,
 }
 
 impl Dataplane {
     pub fn new(ports: Vec<PortView>, routes: RouteTable, neighbors: NeighborTable) -> Dataplane {
-        let global_addresses = ports
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| {
-                p.addresses
-                    .iter()
-                    .filter(|a| !a.is_unicast_link_local())
-                    .map(move |a| (*a, i as u16))
-            })
-            .collect();
-        let anycast = ports
+        let global_addresses = AddressSet::new(
+            ports
+                .iter()
+                .flat_map(|p| &p.addresses)
+                .filter(|a| !a.is_unicast_link_local())
+                .copied(),
+        );
+        let anycast: Vec<Ipv6Addr> = ports
             .iter()
             .flat_map(|p| &p.subnets)
             .filter(|(_, len)| *len < 127)
             .map(|(a, len)| crate::route::Prefix::new(*a, *len).network().addr)
             .collect();
+        let delivered = AddressSet::new(
+            ports
+                .iter()
+                .flat_map(|p| &p.addresses)
+                .filter(|a| !a.is_unicast_link_local())
+                .chain(&anycast)
+                .copied(),
+        );
         Dataplane {
             ports,
             global_addresses,
             anycast,
+            delivered,
             routes,
             neighbors,
         }
@@ -327,7 +370,7 @@ impl Dataplane {
         }
         // RFC 4291 2.6.1: a router takes packets to the Subnet-Router anycast address of
         // each of its subnets as its own.
-        if self.global_addresses.contains_key(&dst) || self.anycast.contains(&dst) {
+        if self.delivered.contains(&dst) {
             return self.deliver_local(core, port, buf, &rx);
         }
         self.forward(core, buf, &rx, &src, &dst, eth_dst)
