@@ -27,6 +27,5 @@ int v6fwd_errno(void);
 uint64_t v6fwd_rdtsc(void);
 uint64_t v6fwd_tsc_hz(void);
 unsigned int v6fwd_mempool_in_use(const struct rte_mempool *mp);
-unsigned int v6fwd_mempool_avail(const struct rte_mempool *mp);
 
 #endif

@@ -113,12 +113,6 @@ impl PortId {
         Ok(PortId(id))
     }
 
-    /// Whether a port with this id exists.
-    pub fn is_valid(self, _eal: &Eal) -> bool {
-        // SAFETY: rte_eth_dev_is_valid_port bounds-checks the id.
-        unsafe { sys::rte_eth_dev_is_valid_port(self.0) != 0 }
-    }
-
     /// Configures the port (`rte_eth_dev_configure`, MTU, queue setup) with `pool` feeding
     /// its rx queues. RSS over IPv6 addresses and ports is asked for when there is more
     /// than one rx queue, limited to the hash types the device offers.

@@ -38,20 +38,6 @@ impl Mbuf {
         unsafe { self.0.as_ref() }
     }
 
-    /// The bytes of the first segment.
-    #[inline]
-    pub fn data(&self) -> &[u8] {
-        let h = self.header();
-        // SAFETY: the segment's buffer holds data_len initialised bytes from buf_addr +
-        // data_off (rte_pktmbuf_mtod), and the mbuf is owned by self.
-        unsafe {
-            std::slice::from_raw_parts(
-                h.buf_addr.cast::<u8>().add(usize::from(h.data_off)),
-                usize::from(h.data_len),
-            )
-        }
-    }
-
     /// The first segment's data and tailroom, to read and write in place: `len()` of the
     /// data are the packet, the rest free space a reply may grow into (then
     /// [`Mbuf::set_len`]). `None` when the buffer is shared (an indirect mbuf, an external

@@ -61,12 +61,6 @@ impl Mempool {
         // SAFETY: the pool is alive (owned by self); counting only reads its counters.
         unsafe { sys::v6fwd_mempool_in_use(self.ptr.as_ptr()) }
     }
-
-    /// How many mbufs are free, per-lcore caches included.
-    pub fn available(&self) -> u32 {
-        // SAFETY: as for `in_use`.
-        unsafe { sys::v6fwd_mempool_avail(self.ptr.as_ptr()) }
-    }
 }
 
 impl Drop for Mempool {

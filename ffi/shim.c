@@ -59,8 +59,3 @@ unsigned int v6fwd_mempool_in_use(const struct rte_mempool *mp)
 {
 	return rte_mempool_in_use_count(mp);
 }
-
-unsigned int v6fwd_mempool_avail(const struct rte_mempool *mp)
-{
-	return rte_mempool_avail_count(mp);
-}

@@ -166,7 +166,6 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
     };
     for ((&lcore, queues), counters) in workers.iter().zip(queues).zip(&counters) {
         let w = Worker {
-            lcore,
             queues,
             burst: usize::from(config.burst),
             dataplane: Arc::clone(&dataplane),

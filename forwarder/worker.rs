@@ -12,13 +12,12 @@ use crate::counters::{CoreCounters, DropReason};
 use std::time::Duration;
 
 use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict};
-use crate::ffi::{self, LcoreId, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
+use crate::ffi::{self, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::polling::{Backoff, PollMode};
 use crate::wire::{ethernet, fragment};
 
 /// What one worker needs to run.
 pub struct Worker {
-    pub lcore: LcoreId,
     /// The worker's own rx and tx queue on each port, by configuration index.
     pub queues: Vec<(RxQueue, TxQueue)>,
     pub burst: usize,

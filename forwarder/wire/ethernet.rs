@@ -116,11 +116,6 @@ impl<T: AsMut<[u8]> + AsRef<[u8]>> EthernetFrame<T> {
     pub fn set_source(&mut self, mac: MacAddr) {
         self.buf.as_mut()[6..12].copy_from_slice(&mac.0);
     }
-
-    #[inline]
-    pub fn set_ethertype(&mut self, t: u16) {
-        self.buf.as_mut()[12..14].copy_from_slice(&t.to_be_bytes());
-    }
 }
 
 #[cfg(test)]
