@@ -8,8 +8,9 @@ use std::net::Ipv6Addr;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use v6fwd::dataplane::{Core, Dataplane, IcmpLimits, PortView, Verdict};
+use v6fwd::fib::{FibReader, Rib};
 use v6fwd::neigh::{Neighbor, NeighborTable};
-use v6fwd::route::{NextHop, Prefix, Route, RouteTable};
+use v6fwd::route::{NextHop, Prefix, Route};
 use v6fwd::testvec;
 use v6fwd::wire::{EthernetFrame, Ipv6Packet, MacAddr};
 
@@ -24,42 +25,36 @@ fn a(s: &str) -> Ipv6Addr {
 /// A /48 route for each of `count` prefixes inside 2001:db8::/32, all through one gateway.
 fn routes(count: usize) -> Vec<Route> {
     let mut r = vec![
-        Route {
-            prefix: "2001:db8:1::/64".parse().unwrap(),
-            port: 0,
-            next_hop: NextHop::OnLink,
-        },
-        Route {
-            prefix: "2001:db8:2::/64".parse().unwrap(),
-            port: 1,
-            next_hop: NextHop::OnLink,
-        },
+        Route::new("2001:db8:1::/64".parse().unwrap(), 0, NextHop::OnLink),
+        Route::new("2001:db8:2::/64".parse().unwrap(), 1, NextHop::OnLink),
     ];
-    r.extend((0..count).map(|i| Route {
-        prefix: Prefix::new(
-            Ipv6Addr::new(0x2001, 0xdb8, 0x100 + i as u16, 0, 0, 0, 0, 0),
-            48,
-        ),
-        port: 1,
-        next_hop: NextHop::Gateway(a("2001:db8:2::2")),
+    r.extend((0..count).map(|i| {
+        Route::new(
+            Prefix::new(
+                Ipv6Addr::new(0x2001, 0xdb8, 0x100 + i as u16, 0, 0, 0, 0, 0),
+                48,
+            ),
+            1,
+            NextHop::Gateway(a("2001:db8:2::2")),
+        )
     }));
     r
 }
 
 fn router(route_count: usize) -> Dataplane {
-    let neighbors = NeighborTable::new(&[Neighbor {
+    let neighbors = [Neighbor {
         port: 1,
         addr: a("2001:db8:2::2"),
         lladdr: MacAddr([2, 0, 0, 0, 2, 2]),
-    }]);
-    let table = RouteTable::build(&routes(route_count), |p, g| neighbors.lookup(p, g));
+    }];
+    let rib = Rib::with_routes(2, &routes(route_count), &neighbors).unwrap();
     Dataplane::new(
         vec![
             PortView::new(MacAddr(R0_MAC), 1500, &[(a("2001:db8:1::1"), 64)]),
             PortView::new(MacAddr(R1_MAC), 1500, &[(a("2001:db8:2::1"), 64)]),
         ],
-        table,
-        neighbors,
+        rib.cell(),
+        NeighborTable::new(&neighbors),
     )
 }
 
@@ -116,7 +111,9 @@ fn lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("route_lookup");
     g.throughput(Throughput::Elements(1024));
     for count in [16usize, 1024, 60_000] {
-        let t = RouteTable::build(&routes(count), |_, _| None);
+        let rib = Rib::with_routes(2, &routes(count), &[]).unwrap();
+        let reader = FibReader::new(rib.cell());
+        let t = reader.fib();
         let dsts: Vec<Ipv6Addr> = (0..1024)
             .map(|i| {
                 Ipv6Addr::new(
@@ -154,6 +151,7 @@ fn forward(c: &mut Criterion) {
             burst: 10,
         },
         Default::default(),
+        dp.fib_reader(),
     );
     // What is timed must be forwarding: check it once, outside the timing.
     for b in bufs.iter_mut() {

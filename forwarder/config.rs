@@ -40,7 +40,7 @@ use toml::Spanned;
 use crate::dataplane::IcmpLimits;
 use crate::neigh::Neighbor;
 use crate::polling::PollMode;
-use crate::route::{NextHop, Prefix, Reject, Route};
+use crate::route::{DEFAULT_METRIC, NextHop, Preference, Prefix, Reject, Route, Source};
 use crate::wire::MacAddr;
 use crate::wire::ipv6::MIN_MTU;
 
@@ -216,6 +216,8 @@ struct RawRoute {
     via: Option<Spanned<String>>,
     port: Option<Spanned<String>>,
     action: Option<Spanned<String>>,
+    metric: Option<Spanned<u32>>,
+    preference: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -424,9 +426,8 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         for a in &p.addresses {
             if a.len < 128 && !a.addr.is_unicast_link_local() {
                 routes.push(Route {
-                    prefix: a.network(),
-                    port: i as u16,
-                    next_hop: NextHop::OnLink,
+                    source: Source::Connected,
+                    ..Route::new(a.network(), i as u16, NextHop::OnLink)
                 });
             }
         }
@@ -436,20 +437,47 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         let field = format!("route[{i}]");
         let span = r.span();
         if let Some(route) = validate_route(ck, &field, r.into_inner(), &ports) {
-            if let Some(dup) = routes.iter().position(|x| x.prefix == route.prefix) {
-                let what = if dup < connected {
+            // Several routes of one prefix are its paths: equal ones share the load, a
+            // higher metric stands by.
+            let same_prefix = |x: &&Route| x.prefix == route.prefix;
+            if let Some(dup) = routes[..connected].iter().find(same_prefix) {
+                ck.error(
+                    span,
+                    format!("{field}.prefix"),
                     format!(
                         "{} is the connected subnet of {}",
                         route.prefix,
-                        ports[usize::from(routes[dup].port)].name
-                    )
-                } else {
+                        ports[usize::from(dup.port)].name
+                    ),
+                );
+            } else if routes
+                .iter()
+                .any(|x| x.prefix == route.prefix && x.same_path(&route))
+            {
+                ck.error(
+                    span,
+                    format!("{field}.prefix"),
                     format!(
-                        "{} is routed twice (several paths to one prefix are not supported)",
-                        route.prefix
-                    )
-                };
-                ck.error(span, format!("{field}.prefix"), what);
+                        "{} is routed twice {}",
+                        route.prefix,
+                        crate::fib::PathText(&route)
+                    ),
+                );
+            } else if let Some(other) = routes.iter().filter(same_prefix).find(|x| {
+                x.metric == route.metric
+                    && (matches!(x.next_hop, NextHop::Reject(_))
+                        != matches!(route.next_hop, NextHop::Reject(_)))
+            }) {
+                ck.error(
+                    span,
+                    format!("{field}.metric"),
+                    format!(
+                        "{} has a route {} of the same metric: a reject route and a path \
+                         cannot share the load (give one a higher metric)",
+                        route.prefix,
+                        crate::fib::PathText(other)
+                    ),
+                );
             }
             routes.push(route);
         }
@@ -792,6 +820,39 @@ fn validate_route(
     r: RawRoute,
     ports: &[PortConf],
 ) -> Option<Route> {
+    let metric = r.metric.as_ref().map_or(DEFAULT_METRIC, |m| *m.get_ref());
+    let preference = match r
+        .preference
+        .as_ref()
+        .map(|p| (p.get_ref().as_str(), p.span()))
+    {
+        None | Some(("medium", _)) => Preference::Medium,
+        Some(("high", _)) => Preference::High,
+        Some(("low", _)) => Preference::Low,
+        Some((other, span)) => {
+            ck.error(
+                span,
+                format!("{field}.preference"),
+                format!("{other:?}: the preferences are high, medium and low"),
+            );
+            return None;
+        }
+    };
+    let route = validate_path(ck, field, r, ports)?;
+    Some(Route {
+        metric,
+        preference,
+        ..route
+    })
+}
+
+/// The prefix and path of a route.
+fn validate_path(
+    ck: &mut Checker<'_>,
+    field: &str,
+    r: RawRoute,
+    ports: &[PortConf],
+) -> Option<Route> {
     let prefix = match r.prefix.get_ref().parse::<Prefix>() {
         Ok(p) => p,
         Err(e) => {
@@ -840,28 +901,16 @@ fn validate_route(
             );
             return None;
         }
-        return Some(Route {
-            prefix,
-            port: 0,
-            next_hop: NextHop::Reject(reject),
-        });
+        return Some(Route::new(prefix, 0, NextHop::Reject(reject)));
     }
     match (&r.via, &r.port) {
         (Some(via), port) => {
             let (gw, p) = neighbor_port(ck, &format!("{field}.via"), via, port.as_ref(), ports)?;
-            Some(Route {
-                prefix,
-                port: p,
-                next_hop: NextHop::Gateway(gw),
-            })
+            Some(Route::new(prefix, p, NextHop::Gateway(gw)))
         }
         (None, Some(port)) => {
             let p = port_by_name(ck, &format!("{field}.port"), port, ports)?;
-            Some(Route {
-                prefix,
-                port: p,
-                next_hop: NextHop::OnLink,
-            })
+            Some(Route::new(prefix, p, NextHop::OnLink))
         }
         (None, None) => {
             ck.error(
@@ -1081,8 +1130,16 @@ lladdr = "02:00:00:00:00:ff"
                 "multicast is not routed",
             ),
             (
-                "[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\n[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::8\"\n",
-                "::/0 is routed twice",
+                "[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\n[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\n",
+                "::/0 is routed twice via 2001:db8:1::9 port 0 metric 1024",
+            ),
+            (
+                "[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\n[[route]]\nprefix = \"::/0\"\naction = \"blackhole\"\n",
+                "route[1].metric: ::/0 has a route via 2001:db8:1::9 port 0 metric 1024 of the same metric",
+            ),
+            (
+                "[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\npreference = \"top\"\n",
+                "route[0].preference: \"top\": the preferences are high, medium and low",
             ),
             (
                 "[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00:01\"\n[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00:02\"\n",
@@ -1168,6 +1225,22 @@ lladdr = "02:00:00:00:00:ff"
             "{e:?}"
         );
         assert!(e[0].ends_with(": 9024 at least"), "{e:?}");
+    }
+
+    #[test]
+    fn several_paths_to_one_prefix() {
+        let text = "[[port]]\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\"]\n\
+            [[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::8\"\npreference = \"high\"\n\
+            [[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::9\"\n\
+            [[route]]\nprefix = \"::/0\"\naction = \"unreachable\"\nmetric = 4000\n";
+        let c = Config::parse(text, Path::new("r.toml")).unwrap();
+        let defaults: Vec<&Route> = c.routes.iter().filter(|r| r.prefix.len == 0).collect();
+        assert_eq!(defaults.len(), 3);
+        assert_eq!(defaults[0].preference, Preference::High);
+        assert_eq!(defaults[1].preference, Preference::Medium);
+        assert_eq!(defaults[1].metric, DEFAULT_METRIC);
+        assert_eq!(defaults[2].metric, 4000);
+        assert_eq!(c.routes[0].source, Source::Connected);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! The crate reads in one direction:
 //! - [`ffi`] binds DPDK and knows nothing of IPv6;
-//! - [`wire`], [`route`], [`neigh`] and [`dataplane`] are the packet logic, plain code over
+//! - [`wire`], [`route`], [`fib`], [`neigh`] and [`dataplane`] are the packet logic, plain code over
 //!   bytes and ids that knows nothing of DPDK;
 //! - [`worker`] is the one place where the two meet: polling cores that run the logic on
 //!   bursts of mbufs;
@@ -18,6 +18,7 @@ pub mod config;
 pub mod counters;
 pub mod dataplane;
 pub mod doctor;
+pub mod fib;
 pub mod lab;
 pub mod neigh;
 pub mod polling;

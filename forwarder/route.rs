@@ -1,15 +1,9 @@
-//! The routing table: longest-prefix match over IPv6 prefixes.
-//!
-//! This table is built once from the configuration and then only read, by every worker.
-//! It keeps one hash map per prefix length in use and probes them from the longest length
-//! down: correct, simple, and as fast as the number of distinct lengths allows. A default
-//! route (`::/0`) is an ordinary entry of length 0.
+//! Routes: prefixes, next hops, and what tells the routes of one prefix apart. The table
+//! that holds them and the lookup structure the workers read are in [`crate::fib`].
 
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
-
-use rustc_hash::FxHashMap;
 
 use crate::wire::MacAddr;
 
@@ -88,7 +82,7 @@ impl FromStr for Prefix {
 
 /// Where a route sends a packet: to a gateway, straight to the destination on the link, or
 /// nowhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NextHop {
     OnLink,
     Gateway(Ipv6Addr),
@@ -96,7 +90,7 @@ pub enum NextHop {
 }
 
 /// What a route that leads nowhere does with a packet, as the route types of Linux do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reject {
     /// Discard it silently.
     Blackhole,
@@ -107,77 +101,114 @@ pub enum Reject {
     Prohibit,
 }
 
+/// The metric a route gets when none is given: Linux's for IPv6 routes.
+pub const DEFAULT_METRIC: u32 = 1024;
+
+/// A route's preference, as RFC 4191 section 2.1 defines it for default routers and
+/// more-specific routes. It is its own field, not folded into the metric: among the routes
+/// of the best metric, the reachable ones of the highest preference carry the traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Preference {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Preference {
+    /// The preference a 2-bit Prf field carries. RFC 4191 2.1: the reserved value 10 is
+    /// taken as medium.
+    pub fn from_prf(bits: u8) -> Preference {
+        match bits & 0b11 {
+            0b01 => Preference::High,
+            0b11 => Preference::Low,
+            _ => Preference::Medium,
+        }
+    }
+}
+
+impl fmt::Display for Preference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Preference::Low => "low",
+            Preference::Medium => "medium",
+            Preference::High => "high",
+        })
+    }
+}
+
+/// Where a route came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Source {
+    /// A port's own subnet.
+    Connected,
+    /// The configuration file.
+    #[default]
+    Static,
+    /// A Router Advertisement's router lifetime: a default route through its sender.
+    RouterAdvertisement,
+    /// A Route Information Option of a Router Advertisement (RFC 4191).
+    RouteInformation,
+    /// The control API.
+    Api,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Connected => "connected",
+            Source::Static => "static",
+            Source::RouterAdvertisement => "ra",
+            Source::RouteInformation => "rio",
+            Source::Api => "api",
+        })
+    }
+}
+
 /// One route: a prefix, the egress port (its index in the configuration; unused by a
-/// reject route) and next hop.
+/// reject route), the next hop, and what selection between the routes of a prefix uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub prefix: Prefix,
     pub port: u16,
     pub next_hop: NextHop,
+    /// Lower is better; only the routes of a prefix with the lowest metric carry traffic.
+    pub metric: u32,
+    pub preference: Preference,
+    pub source: Source,
+    /// When the route ends, in nanoseconds of the management thread's clock; `None`: it
+    /// does not.
+    pub expires: Option<u64>,
+}
+
+impl Route {
+    /// A static route of the default metric and medium preference, which does not expire.
+    pub fn new(prefix: Prefix, port: u16, next_hop: NextHop) -> Route {
+        Route {
+            prefix,
+            port,
+            next_hop,
+            metric: DEFAULT_METRIC,
+            preference: Preference::Medium,
+            source: Source::Static,
+            expires: None,
+        }
+    }
+
+    /// Whether `other` is the same path: one prefix may hold several routes, told apart by
+    /// port, next hop and metric (as Linux tells them apart).
+    pub fn same_path(&self, other: &Route) -> bool {
+        self.port == other.port && self.next_hop == other.next_hop && self.metric == other.metric
+    }
 }
 
 /// What a lookup returns: the egress port and the next hop, with the gateway's link-layer
-/// address when it was known when the table was built.
+/// address when the routing table knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resolved {
     pub port: u16,
     pub next_hop: NextHop,
     pub gateway_mac: Option<MacAddr>,
-}
-
-/// An immutable longest-prefix-match table.
-#[derive(Debug, Default)]
-pub struct RouteTable {
-    /// Prefix lengths in use, longest first, each with its map from masked address.
-    levels: Vec<(u8, FxHashMap<u128, Resolved>)>,
-    routes: Vec<Route>,
-}
-
-impl RouteTable {
-    /// Builds the table. `gateway_mac` resolves a gateway on a port when it is statically
-    /// known, so that forwarding through it needs no neighbor lookup. A later route for the
-    /// same prefix replaces an earlier one.
-    pub fn build(
-        routes: &[Route],
-        gateway_mac: impl Fn(u16, &Ipv6Addr) -> Option<MacAddr>,
-    ) -> RouteTable {
-        let mut by_len: FxHashMap<u8, FxHashMap<u128, Resolved>> = FxHashMap::default();
-        for r in routes {
-            let p = r.prefix.network();
-            let mac = match r.next_hop {
-                NextHop::Gateway(g) => gateway_mac(r.port, &g),
-                NextHop::OnLink | NextHop::Reject(_) => None,
-            };
-            by_len.entry(p.len).or_default().insert(
-                u128::from(p.addr),
-                Resolved {
-                    port: r.port,
-                    next_hop: r.next_hop,
-                    gateway_mac: mac,
-                },
-            );
-        }
-        let mut levels: Vec<_> = by_len.into_iter().collect();
-        levels.sort_unstable_by_key(|l| std::cmp::Reverse(l.0));
-        RouteTable {
-            levels,
-            routes: routes.to_vec(),
-        }
-    }
-
-    /// The longest-prefix match for `dst`.
-    #[inline]
-    pub fn lookup(&self, dst: &Ipv6Addr) -> Option<&Resolved> {
-        let d = u128::from(*dst);
-        self.levels
-            .iter()
-            .find_map(|(len, map)| map.get(&(d & Prefix::mask(*len))))
-    }
-
-    /// The routes the table was built from.
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
-    }
 }
 
 #[cfg(test)]
@@ -186,14 +217,6 @@ mod tests {
 
     fn a(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
-    }
-
-    fn route(p: &str, port: u16, via: Option<&str>) -> Route {
-        Route {
-            prefix: p.parse().unwrap(),
-            port,
-            next_hop: via.map_or(NextHop::OnLink, |g| NextHop::Gateway(a(g))),
-        }
     }
 
     #[test]
@@ -212,64 +235,12 @@ mod tests {
     }
 
     #[test]
-    fn longest_match_wins() {
-        let t = RouteTable::build(
-            &[
-                route("::/0", 0, Some("2001:db8:1::ff")),
-                route("2001:db8::/32", 1, Some("2001:db8:2::ff")),
-                route("2001:db8:5::/48", 2, None),
-                route("2001:db8:5::7/128", 3, None),
-            ],
-            |_, _| None,
-        );
-        assert_eq!(t.lookup(&a("2001:db8:5::7")).unwrap().port, 3);
-        assert_eq!(t.lookup(&a("2001:db8:5::8")).unwrap().port, 2);
-        assert_eq!(t.lookup(&a("2001:db8:6::1")).unwrap().port, 1);
-        assert_eq!(t.lookup(&a("2001:db9::1")).unwrap().port, 0);
-    }
-
-    #[test]
-    fn no_default_means_no_route() {
-        let t = RouteTable::build(&[route("2001:db8::/32", 1, None)], |_, _| None);
-        assert!(t.lookup(&a("2001:db9::1")).is_none());
-        assert!(RouteTable::default().lookup(&a("::1")).is_none());
-    }
-
-    #[test]
-    fn gateway_mac_is_resolved_at_build() {
-        let mac: MacAddr = "02:00:00:00:00:09".parse().unwrap();
-        let t = RouteTable::build(&[route("::/0", 1, Some("fe80::9"))], |port, g| {
-            (port == 1 && *g == a("fe80::9")).then_some(mac)
-        });
-        assert_eq!(t.lookup(&a("2001:db8::1")).unwrap().gateway_mac, Some(mac));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn lookup_agrees_with_linear_scan(
-            prefixes in proptest::collection::vec((proptest::num::u128::ANY, 0u8..=128), 1..40),
-            probes in proptest::collection::vec(proptest::num::u128::ANY, 1..40),
-        ) {
-            let routes: Vec<Route> = prefixes
-                .iter()
-                .enumerate()
-                .map(|(i, (addr, len))| Route {
-                    prefix: Prefix::new(Ipv6Addr::from(*addr), *len).network(),
-                    port: i as u16,
-                    next_hop: NextHop::OnLink,
-                })
-                .collect();
-            let t = RouteTable::build(&routes, |_, _| None);
-            for p in probes.iter().map(|x| Ipv6Addr::from(*x)).chain(routes.iter().map(|r| r.prefix.addr)) {
-                // The expected winner: the longest matching prefix, the last one given
-                // when a prefix repeats.
-                let expected = routes
-                    .iter()
-                    .filter(|r| r.prefix.contains(&p))
-                    .max_by_key(|r| r.prefix.len)
-                    .map(|best| routes.iter().rev().find(|r| r.prefix == best.prefix).unwrap().port);
-                proptest::prop_assert_eq!(t.lookup(&p).map(|r| r.port), expected);
-            }
-        }
+    fn preference_from_the_prf_field() {
+        // RFC 4191 2.1: 01 high, 00 medium, 11 low, 10 reserved (taken as medium).
+        assert_eq!(Preference::from_prf(0b01), Preference::High);
+        assert_eq!(Preference::from_prf(0b00), Preference::Medium);
+        assert_eq!(Preference::from_prf(0b11), Preference::Low);
+        assert_eq!(Preference::from_prf(0b10), Preference::Medium);
+        assert!(Preference::High > Preference::Medium && Preference::Medium > Preference::Low);
     }
 }

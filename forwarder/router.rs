@@ -11,9 +11,9 @@ use crate::config::{Config, Device, MEMPOOL_CACHE, PortConf};
 use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
 use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, RxQueue, TxQueue};
+use crate::fib::{PathText, Rib, RibError};
 use crate::neigh::NeighborTable;
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
-use crate::route::RouteTable;
 use crate::wire::{MacAddr, ethernet};
 use crate::worker::Worker;
 
@@ -39,6 +39,8 @@ pub enum RunError {
     },
     #[error("port {name}: {source}")]
     Port { name: String, source: DpdkError },
+    #[error("routes: {0}")]
+    Routes(RibError),
     #[error("cannot catch SIGINT/SIGTERM: {0}")]
     Signal(std::io::Error),
 }
@@ -137,13 +139,11 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         }
     }
 
-    let routes = {
-        let neighbors = NeighborTable::new(&config.neighbors);
-        RouteTable::build(&config.routes, |p, g| neighbors.lookup(p, g))
-    };
+    let mut rib = Rib::with_routes(config.ports.len() as u16, &config.routes, &config.neighbors)
+        .map_err(RunError::Routes)?;
     let dataplane = Arc::new(Dataplane::new(
         views,
-        routes,
+        rib.cell(),
         NeighborTable::new(&config.neighbors),
     ));
     for (conf, view) in config.ports.iter().zip(dataplane.ports()) {
@@ -151,7 +151,9 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         info!(mac = %view.mac, mtu = view.mtu, addresses = %addrs.join(" "), "port {} ready", conf.name);
     }
     info!(
-        routes = dataplane.routes().routes().len(),
+        prefixes = rib.len(),
+        routes = rib.routes().count(),
+        groups = rib.groups(),
         neighbors = dataplane.neighbors().len(),
         "tables built"
     );
@@ -186,8 +188,15 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         "forwarding"
     );
 
+    let clock = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
+        let now = clock.elapsed().as_nanos() as u64;
+        for r in rib.expire(now) {
+            info!(prefix = %r.prefix, path = %PathText(&r), "route expired");
+        }
+        rib.publish();
+        rib.reclaim();
     }
     info!("stopping");
     launched.wait();

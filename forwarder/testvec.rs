@@ -9,8 +9,9 @@ use std::io::{self, Read, Write};
 use std::net::Ipv6Addr;
 
 use crate::dataplane::{Dataplane, PortView};
+use crate::fib::Rib;
 use crate::neigh::{Neighbor, NeighborTable};
-use crate::route::{NextHop, Reject, Route, RouteTable};
+use crate::route::{NextHop, Reject, Route};
 use crate::wire::{MacAddr, checksum};
 
 /// Echo Request from host 2001:db8:1::2 (02:00:00:00:01:02) to the router's 2001:db8:1::1
@@ -110,38 +111,38 @@ pub fn two_port_router() -> Dataplane {
         PortView::new(MacAddr(R1_MAC), 1280, &[(addr("2001:db8:2::1"), 64)]),
     ];
     let routes = [
-        Route {
-            prefix: "2001:db8:1::/64".parse().expect("a literal prefix"),
-            port: 0,
-            next_hop: NextHop::OnLink,
-        },
-        Route {
-            prefix: "2001:db8:2::/64".parse().expect("a literal prefix"),
-            port: 1,
-            next_hop: NextHop::OnLink,
-        },
-        Route {
-            prefix: "2001:db8:100::/40".parse().expect("a literal prefix"),
-            port: 1,
-            next_hop: NextHop::Gateway(addr("2001:db8:2::2")),
-        },
-        Route {
-            prefix: "2001:db8:100:dead::/64".parse().expect("a literal prefix"),
-            port: 0,
-            next_hop: NextHop::Reject(Reject::Blackhole),
-        },
-        Route {
-            prefix: "2001:db8:100:ffff::/64".parse().expect("a literal prefix"),
-            port: 0,
-            next_hop: NextHop::Reject(Reject::Unreachable),
-        },
-        Route {
-            prefix: "2001:db8:100:bad::/64".parse().expect("a literal prefix"),
-            port: 0,
-            next_hop: NextHop::Reject(Reject::Prohibit),
-        },
+        Route::new(
+            "2001:db8:1::/64".parse().expect("a literal prefix"),
+            0,
+            NextHop::OnLink,
+        ),
+        Route::new(
+            "2001:db8:2::/64".parse().expect("a literal prefix"),
+            1,
+            NextHop::OnLink,
+        ),
+        Route::new(
+            "2001:db8:100::/40".parse().expect("a literal prefix"),
+            1,
+            NextHop::Gateway(addr("2001:db8:2::2")),
+        ),
+        Route::new(
+            "2001:db8:100:dead::/64".parse().expect("a literal prefix"),
+            0,
+            NextHop::Reject(Reject::Blackhole),
+        ),
+        Route::new(
+            "2001:db8:100:ffff::/64".parse().expect("a literal prefix"),
+            0,
+            NextHop::Reject(Reject::Unreachable),
+        ),
+        Route::new(
+            "2001:db8:100:bad::/64".parse().expect("a literal prefix"),
+            0,
+            NextHop::Reject(Reject::Prohibit),
+        ),
     ];
-    let neighbors = NeighborTable::new(&[
+    let neighbors = [
         Neighbor {
             port: 0,
             addr: addr("2001:db8:1::2"),
@@ -152,9 +153,9 @@ pub fn two_port_router() -> Dataplane {
             addr: addr("2001:db8:2::2"),
             lladdr: MacAddr(H2_MAC),
         },
-    ]);
-    let routes = RouteTable::build(&routes, |p, g| neighbors.lookup(p, g));
-    Dataplane::new(ports, routes, neighbors)
+    ];
+    let rib = Rib::with_routes(2, &routes, &neighbors).expect("routes on the router's ports");
+    Dataplane::new(ports, rib.cell(), NeighborTable::new(&neighbors))
 }
 
 const PCAP_MAGIC: u32 = 0xa1b2_c3d4;

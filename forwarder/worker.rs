@@ -44,7 +44,11 @@ impl Worker {
             pieces: Vec::with_capacity(64),
         };
         let start = ffi::rdtsc();
-        let mut core = Core::new(self.icmp_limits, Arc::clone(&self.counters));
+        let mut core = Core::new(
+            self.icmp_limits,
+            Arc::clone(&self.counters),
+            self.dataplane.fib_reader(),
+        );
         let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
         let mut backoff = Backoff::new(self.polling);
         if matches!(self.polling, PollMode::Adaptive { .. }) {
@@ -65,6 +69,8 @@ impl Worker {
                 // The clock is read once per burst: ICMPv6 error pacing and reassembly
                 // timeouts need no finer time.
                 core.now_ns = ((ffi::rdtsc() - start) as f64 * ns_per_tick) as u64;
+                // A new routing table, if one was published, is taken between bursts.
+                core.fib.refresh();
                 self.handle_burst(&mut core, index as u16, &mut rx, &mut queues, &mut out);
                 out.drops.free();
                 self.send(&mut queues, &mut out.tx);

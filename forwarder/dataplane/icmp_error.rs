@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 
 use super::{Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, Rx, Verdict};
 use crate::counters::DropReason;
+use crate::fib::Fib;
 use crate::route::NextHop;
 use crate::wire::fragment::FragmentHeader;
 use crate::wire::icmpv6::{self, ERROR_HEADER_LEN, ERROR_MAX_PACKET};
@@ -125,7 +126,7 @@ impl Dataplane {
             return dropped;
         }
 
-        let Some((out_port, mac)) = self.route_back(rx, &src, eth_src) else {
+        let Some((out_port, mac)) = self.route_back(core.fib.fib(), rx, &src, eth_src) else {
             return dropped;
         };
         let out = &self.ports[usize::from(out_port)];
@@ -185,16 +186,23 @@ impl Dataplane {
 
     /// The port and next-hop link-layer address towards `src`, the source of a packet
     /// that came in on `rx.in_port` from `eth_src`.
-    fn route_back(&self, rx: &Rx, src: &Ipv6Addr, eth_src: MacAddr) -> Option<(u16, MacAddr)> {
+    fn route_back(
+        &self,
+        fib: &Fib,
+        rx: &Rx,
+        src: &Ipv6Addr,
+        eth_src: MacAddr,
+    ) -> Option<(u16, MacAddr)> {
         // A link-local source is on the link the packet came from.
         if src.is_unicast_link_local() {
             return Some((rx.in_port, eth_src));
         }
-        let route = self.routes.lookup(src)?;
+        // The first path is enough: an error is not part of any flow worth keeping on one.
+        let route = *fib.lookup(src)?.all().first()?;
         if matches!(route.next_hop, NextHop::Reject(_)) {
             return None;
         }
-        let mac = self.next_hop_mac(route, src);
+        let mac = self.next_hop_mac(&route, src);
         // Without a neighbor entry, the way back on the arrival link is the node that
         // sent the packet: its Ethernet source.
         match mac {

@@ -17,10 +17,11 @@ use std::sync::Arc;
 use rustc_hash::FxHashSet;
 
 use crate::counters::{CoreCounters, DropReason};
+use crate::fib::{FibCell, FibReader, flow_hash};
 use crate::neigh::NeighborTable;
 use crate::ratelimit::TokenBucket;
 use crate::reassembly::Reassembler;
-use crate::route::{NextHop, Reject, Resolved, RouteTable};
+use crate::route::{NextHop, Reject, Resolved};
 use crate::wire::ethernet::{self, ETHERTYPE_IPV6};
 use crate::wire::exthdr::{self, OptionsVerdict, UnknownOption};
 use crate::wire::icmpv6;
@@ -146,6 +147,8 @@ pub struct Core {
     fragment_ids: RandomState,
     fragments_sent: u64,
     pub counters: Arc<CoreCounters>,
+    /// The forwarding table, refreshed by the worker once per burst.
+    pub fib: FibReader,
 }
 
 /// Packets to the router that each core reassembles at a time.
@@ -161,8 +164,9 @@ pub struct IcmpLimits {
 }
 
 impl Core {
-    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>) -> Core {
+    pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>, fib: FibReader) -> Core {
         Core {
+            fib,
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),
@@ -226,7 +230,8 @@ impl AddressSet {
     }
 }
 
-/// The forwarding state every worker reads: ports, local addresses, routes, neighbors.
+/// The forwarding state every worker reads: ports, local addresses, neighbors, and where
+/// the routing table is published.
 #[derive(Debug)]
 pub struct Dataplane {
     ports: Vec<PortView>,
@@ -238,12 +243,12 @@ pub struct Dataplane {
     /// Every address a packet to which is for the router: the global addresses and the
     /// anycast ones, in one set so that a forwarded packet is checked once.
     delivered: AddressSet,
-    routes: RouteTable,
+    fib: Arc<FibCell>,
     neighbors: NeighborTable,
 }
 
 impl Dataplane {
-    pub fn new(ports: Vec<PortView>, routes: RouteTable, neighbors: NeighborTable) -> Dataplane {
+    pub fn new(ports: Vec<PortView>, fib: Arc<FibCell>, neighbors: NeighborTable) -> Dataplane {
         let global_addresses = AddressSet::new(
             ports
                 .iter()
@@ -270,7 +275,7 @@ impl Dataplane {
             global_addresses,
             anycast,
             delivered,
-            routes,
+            fib,
             neighbors,
         }
     }
@@ -279,8 +284,9 @@ impl Dataplane {
         &self.ports
     }
 
-    pub fn routes(&self) -> &RouteTable {
-        &self.routes
+    /// A reader of the routing table, for a worker's core.
+    pub fn fib_reader(&self) -> FibReader {
+        FibReader::new(Arc::clone(&self.fib))
     }
 
     pub fn neighbors(&self) -> &NeighborTable {
@@ -426,7 +432,21 @@ impl Dataplane {
             );
         }
 
-        let Some(route) = self.routes.lookup(dst) else {
+        let route = core.fib.fib().lookup(dst).map(|c| {
+            *c.pick(|seed| {
+                let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len])
+                    .expect("frames past handle() hold both headers");
+                flow_hash(
+                    seed,
+                    src,
+                    dst,
+                    ip.flow_label(),
+                    next_header,
+                    ports(buf, rx, next_header),
+                )
+            })
+        });
+        let Some(route) = route else {
             return self.icmp_error(
                 core,
                 buf,
@@ -461,7 +481,7 @@ impl Dataplane {
         if rx.frame_len - L3_OFFSET > usize::from(out.mtu) {
             return self.icmp_error(core, buf, rx, IcmpError::too_big(out.mtu));
         }
-        let Some(mac) = self.next_hop_mac(route, dst) else {
+        let Some(mac) = self.next_hop_mac(&route, dst) else {
             // RFC 4443 3.1: code 3 when the link-layer address cannot be had.
             return self.icmp_error(
                 core,
@@ -567,6 +587,18 @@ impl Dataplane {
     ) -> Verdict {
         let e = IcmpError::parameter(icmpv6::PARAMETER_ERRONEOUS_FIELD, pointer, reason);
         self.icmp_error(core, buf, rx, e)
+    }
+}
+
+/// The source and destination ports of a TCP or UDP packet whose transport header follows
+/// the IPv6 header, as one number; 0 for any other packet.
+#[inline]
+fn ports(buf: &[u8], rx: &Rx, next_header: u8) -> u32 {
+    match buf.get(L4_OFFSET..(L4_OFFSET + 4).min(rx.frame_len)) {
+        Some(&[a, b, c, d]) if next_header == exthdr::TCP || next_header == exthdr::UDP => {
+            u32::from_be_bytes([a, b, c, d])
+        }
+        _ => 0,
     }
 }
 

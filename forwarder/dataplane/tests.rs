@@ -24,13 +24,14 @@ fn udp(dst: &str, hop_limit: u8, payload: usize) -> Vec<u8> {
     )
 }
 
-fn core() -> Core {
+fn core(dp: &Dataplane) -> Core {
     Core::new(
         IcmpLimits {
             rate: 10,
             burst: 100,
         },
         Arc::default(),
+        dp.fib_reader(),
     )
 }
 
@@ -38,7 +39,7 @@ fn core() -> Core {
 fn run(dp: &Dataplane, frame: &[u8]) -> (Verdict, Vec<u8>) {
     let mut buf = frame.to_vec();
     buf.resize(frame.len() + 128, 0);
-    let v = dp.handle(&mut core(), 0, &mut buf, frame.len(), frame.len());
+    let v = dp.handle(&mut core(dp), 0, &mut buf, frame.len(), frame.len());
     (v, buf)
 }
 
@@ -155,13 +156,13 @@ fn headers_split_across_segments() {
     let frame = udp("2001:db8:100::5", 64, 100);
     let mut buf = frame.clone();
     assert_eq!(
-        dp.handle(&mut core(), 0, &mut buf, 40, frame.len()),
+        dp.handle(&mut core(&dp), 0, &mut buf, 40, frame.len()),
         Verdict::Drop(DropReason::MultiSegment)
     );
     let echo = testvec::ECHO_REQUEST_FRAME;
     let mut buf = echo.to_vec();
     assert_eq!(
-        dp.handle(&mut core(), 0, &mut buf, 60, echo.len() + 100),
+        dp.handle(&mut core(&dp), 0, &mut buf, 60, echo.len() + 100),
         Verdict::Drop(DropReason::MultiSegment)
     );
 }
@@ -300,7 +301,7 @@ fn no_reply_room_is_a_counted_drop() {
     let ns = testvec::NS_MULTICAST_FRAME;
     let mut buf = ns[..].to_vec();
     assert_eq!(
-        dp.handle(&mut core(), 0, &mut buf[..80], 80, 80),
+        dp.handle(&mut core(&dp), 0, &mut buf[..80], 80, 80),
         Verdict::Drop(DropReason::BadLength)
     );
     let mut short = ns[..78].to_vec();
@@ -309,7 +310,7 @@ fn no_reply_room_is_a_counted_drop() {
     let c = checksum::upper_layer(&a("2001:db8:1::2"), &a("ff02::1:ff00:1"), 58, &short[54..]);
     short[56..58].copy_from_slice(&c.to_be_bytes());
     assert_eq!(
-        dp.handle(&mut core(), 0, &mut short, 78, 78),
+        dp.handle(&mut core(&dp), 0, &mut short, 78, 78),
         Verdict::Drop(DropReason::NoBufferRoom)
     );
 }
@@ -322,7 +323,7 @@ proptest::proptest! {
         let dp = router();
         let mut buf = frame.clone();
         buf.resize(frame.len() + room, 0);
-        let v = dp.handle(&mut core(), 0, &mut buf, frame.len(), frame.len());
+        let v = dp.handle(&mut core(&dp), 0, &mut buf, frame.len(), frame.len());
         proptest::prop_assert!(fits(v, frame.len() + room));
     }
 
@@ -340,7 +341,7 @@ proptest::proptest! {
         let frame = ip_frame(R0_MAC, "2001:db8:1::2", dst, hop_limit, nh, &payload);
         let mut buf = frame.clone();
         buf.resize(frame.len() + room, 0);
-        let v = dp.handle(&mut core(), 0, &mut buf, frame.len(), frame.len());
+        let v = dp.handle(&mut core(&dp), 0, &mut buf, frame.len(), frame.len());
         proptest::prop_assert!(fits(v, frame.len() + room));
     }
 }
@@ -575,7 +576,11 @@ fn no_error_about_errors_multicast_or_unnamed_sources() {
 #[test]
 fn errors_are_rate_limited_per_core() {
     let dp = router();
-    let mut c = Core::new(IcmpLimits { rate: 1, burst: 2 }, Arc::default());
+    let mut c = Core::new(
+        IcmpLimits { rate: 1, burst: 2 },
+        Arc::default(),
+        dp.fib_reader(),
+    );
     let frame = udp("2001:db8:100::5", 1, 8);
     let mut verdicts = Vec::new();
     for _ in 0..3 {
@@ -839,7 +844,7 @@ fn fragmented_echo(data_len: usize, chunk: usize, id: u32) -> (Vec<u8>, Vec<Vec<
 #[test]
 fn fragmented_echo_request_is_reassembled_and_answered() {
     let dp = router();
-    let mut c = core();
+    let mut c = core(&dp);
     let (whole, frames) = fragmented_echo(3000, 1232, 77);
     assert_eq!(frames.len(), 3);
     // Out of order: last, first, middle.
@@ -884,7 +889,7 @@ fn fragmented_echo_request_is_reassembled_and_answered() {
 #[test]
 fn fragment_faults_to_the_router() {
     let dp = router();
-    let mut c = core();
+    let mut c = core(&dp);
     let (_, frames) = fragmented_echo(100, 48, 5);
     let mut handle = |f: &[u8]| {
         let mut buf = f.to_vec();
@@ -963,7 +968,7 @@ fn nested_fragment_headers_are_refused() {
     // The fuzz target's first two bytes pick the port and the room.
     let frame = &input[2..];
     let mut buf = frame.to_vec();
-    let mut c = core();
+    let mut c = core(&dp);
     let v = dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len());
     assert_eq!(v, Verdict::Drop(DropReason::BadFragment));
 }
@@ -1037,7 +1042,7 @@ fn atomic_fragment(message: &[u8]) -> Vec<u8> {
 #[test]
 fn atomic_fragments_are_handled_alone() {
     let dp = router();
-    let mut c = core();
+    let mut c = core(&dp);
     // A reassembly of the same identification in progress is left alone.
     let (_, frames) = fragmented_echo(100, 48, 42);
     let mut buf = frames[0].clone();

@@ -18,6 +18,7 @@ fuzz_target!(|input: &[u8]| {
             burst: 1000,
         },
         Default::default(),
+        dp.fib_reader(),
     );
     let mut buf = frame.to_vec();
     buf.resize(frame.len() + usize::from(room) * 8, 0);
