@@ -29,7 +29,7 @@ use arc_swap::ArcSwap;
 
 use crate::route::Resolved;
 pub use rib::{PathText, Reachability, Rib, RibError, RouteLookup};
-pub use trie::{Chunk, Leaf};
+pub use trie::{Chunk, LANES, Leaf};
 
 /// The paths each next-hop group selects, flattened.
 #[derive(Debug, Default)]
@@ -64,7 +64,19 @@ impl Fib {
     /// The paths of the longest prefix that holds `dst`.
     #[inline]
     pub fn lookup(&self, dst: &Ipv6Addr) -> Option<Choices<'_>> {
-        let leaf = self.trie.lookup(u128::from(*dst));
+        self.choices(self.trie.lookup(u128::from(*dst)))
+    }
+
+    /// The leaf of each destination, for [`Fib::choices`]: a burst looked up side by
+    /// side, so that the misses of its lookups overlap.
+    #[inline]
+    pub fn lookup_many(&self, dsts: &[u128], leaves: &mut [Leaf]) {
+        self.trie.lookup_many(dsts, leaves);
+    }
+
+    /// The paths a leaf of this table names; `None` for no route.
+    #[inline]
+    pub fn choices(&self, leaf: Leaf) -> Option<Choices<'_>> {
         if leaf == 0 {
             return None;
         }

@@ -833,7 +833,7 @@ mod tests {
         // A change of reachability republishes groups, and every chunk is shared.
         rib.set_neighbor(1, a("fe80::2"), Reachability::Probable, None);
         let after = rib.publish().unwrap();
-        let slot = 0x2001;
+        let slot = 0x20010;
         assert!(Arc::ptr_eq(
             before.trie.chunk(slot).unwrap(),
             after.trie.chunk(slot).unwrap()
@@ -954,10 +954,10 @@ mod tests {
         ) {
             use proptest::prelude::*;
             // Prefixes that nest and overlap: /0, /128 and random lengths, squeezed into
-            // a few /16s.
+            // a few /20s.
             let mut pool: Vec<Prefix> = raw
                 .iter()
-                .map(|&(x, len)| Prefix::new(Ipv6Addr::from((0x2001u128 << 112) | (x >> 19)), len).network())
+                .map(|&(x, len)| Prefix::new(Ipv6Addr::from((0x2001u128 << 112) | (x >> 18)), len).network())
                 .collect();
             pool.push(p("::/0"));
             pool.push(p("2001:db8::1/128"));
@@ -1015,7 +1015,7 @@ mod tests {
                 }
             }
             let fib = rib.cell().load();
-            let keys = probes.iter().map(|x| (0x2001u128 << 112) | (x >> 19))
+            let keys = probes.iter().map(|x| (0x2001u128 << 112) | (x >> 18))
                 .chain(probes.iter().copied())
                 .chain(pool.iter().map(|p| u128::from(p.addr)))
                 .chain(pool.iter().map(|p| u128::from(p.addr) | !Prefix::mask(p.len)));

@@ -1,4 +1,4 @@
-//! The lookup structure: a direct-indexed root over the first 16 bits of the address, and
+//! The lookup structure: a direct-indexed root over the first 20 bits of the address, and
 //! under each of its slots that holds longer prefixes a compressed multibit trie of 6-bit
 //! strides in the manner of Poptrie (Asai and Ohara, SIGCOMM 2015).
 //!
@@ -7,21 +7,25 @@
 //! children of a node lie next to each other from `base1`, its leaves from `base0`, so a
 //! step is a shift, a bit test and a population count, and a node is 24 bytes whatever the
 //! number of routes under it. Leaves are pushed down: every slot holds the answer for the
-//! whole of the address space it covers, so a lookup never backtracks.
+//! whole of the address space it covers, so a lookup never backtracks. The root and 18
+//! strides cover the 128 bits exactly: a /48 takes 5 nodes, a /32 two.
 //!
 //! Why not a crate or DPDK's rte_fib6: the table is read by every packet, it must be
 //! shared between cores without locks and replaced in parts while they read it, and its
 //! memory must stay small at a full internet table (rte_fib6's 8-bit strides take a
 //! kilobyte or more per group of 256 slots, most of them copies of one leaf).
 //!
-//! Each root slot's trie (a chunk) is built on its own from the prefixes inside that /16, so
-//! a change rebuilds one chunk, and a new version of the table shares every other chunk
-//! with the old one. Prefixes of 16 bits or fewer live in the root slots themselves, as the
-//! fallback a lookup returns when the chunk holds nothing more specific: a change of the
-//! default route repaints root slots and rebuilds no chunk.
+//! Each root slot's trie (a chunk) is built on its own from the prefixes inside that /20,
+//! so a change rebuilds one chunk, and a new version of the table shares every other
+//! chunk with the old one. The root itself is in pages of 4096 slots (a /8 each), shared
+//! the same way: a version copies only the pages whose slots changed. Prefixes of 20 bits
+//! or fewer live in the root slots themselves, as the fallback a lookup returns when the
+//! chunk holds nothing more specific: a change of the default route repaints root slots
+//! and rebuilds no chunk.
 //!
-//! The address is read as 130 bits, the last two zero, so that the root and 19 strides of
-//! 6 bits cover it exactly; a /128 then spans four slots of the last stride.
+//! A lookup is a chain of dependent loads, and past the caches each one misses:
+//! [`Trie::lookup_many`] walks several addresses side by side, one step of each in turn,
+//! so that their misses overlap.
 
 use std::sync::Arc;
 
@@ -29,11 +33,15 @@ use std::sync::Arc;
 pub type Leaf = u32;
 
 /// Bits resolved by the root table.
-pub const ROOT_BITS: u32 = 16;
-/// Slots in the root table.
-pub const ROOT_SLOTS: usize = 1 << ROOT_BITS;
+pub const ROOT_BITS: u32 = 20;
+/// Bits of the root index that pick a page.
+const PAGE_BITS: u32 = 8;
+/// Root slots per page.
+const PAGE_SLOTS: usize = 1 << (ROOT_BITS - PAGE_BITS);
 /// Bits resolved by each trie node.
 const STRIDE: u32 = 6;
+/// Addresses [`Trie::lookup_many`] walks side by side.
+pub const LANES: usize = 8;
 
 /// One trie node: 6 bits of the address.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,18 +56,26 @@ struct Node {
     base0: u32,
 }
 
-/// The 6 bits of `key` at bit offset `off` (from the most significant), of the address
-/// followed by two zero bits.
+/// The 6 bits of `key` at bit offset `off` (from the most significant).
 #[inline(always)]
 fn slot(key: u128, off: u32) -> u32 {
-    if off + STRIDE <= 128 {
-        (key >> (128 - STRIDE - off)) as u32 & 63
-    } else {
-        (key << (off + STRIDE - 128)) as u32 & 63
-    }
+    (key >> (128 - STRIDE - off)) as u32 & 63
 }
 
-/// The trie under one root slot: every prefix longer than 16 bits inside that /16.
+/// The index of `bit`'s leaf among a node's leaves: the runs that begin at or before it.
+#[inline(always)]
+fn leaf_index(node: &Node, bit: u64) -> u32 {
+    // The slot's own run begins at or before it, so the count is at least one.
+    node.base0 + (node.leafvec & (bit | (bit - 1))).count_ones() - 1
+}
+
+/// The index of `bit`'s child among a node's children.
+#[inline(always)]
+fn child_index(node: &Node, bit: u64) -> u32 {
+    node.base1 + (node.vector & (bit - 1)).count_ones()
+}
+
+/// The trie under one root slot: every prefix longer than 20 bits inside that /20.
 #[derive(Debug, Default)]
 pub struct Chunk {
     nodes: Box<[Node]>,
@@ -68,7 +84,7 @@ pub struct Chunk {
 
 impl Chunk {
     /// Builds the trie of `prefixes`: (network address, length, leaf), sorted by address
-    /// then length, all inside one /16 and longer than 16 bits.
+    /// then length, all inside one /20 and longer than 20 bits.
     pub fn build(prefixes: &[(u128, u8, Leaf)]) -> Chunk {
         debug_assert!(
             prefixes
@@ -91,17 +107,15 @@ impl Chunk {
     #[inline]
     pub fn lookup(&self, key: u128) -> Leaf {
         let mut node = self.nodes[0];
-        let mut off = ROOT_BITS;
+        // The bits still to resolve, at the top.
+        let mut k = key << ROOT_BITS;
         loop {
-            let bit = 1u64 << slot(key, off);
+            let bit = 1u64 << (k >> (128 - STRIDE)) as u32;
             if node.vector & bit == 0 {
-                // The slot's own run begins at or before it, so the count is at least one.
-                let i = node.base0 + (node.leafvec & (bit | (bit - 1))).count_ones() - 1;
-                return self.leaves[i as usize];
+                return self.leaves[leaf_index(&node, bit) as usize];
             }
-            let i = node.base1 + (node.vector & (bit - 1)).count_ones();
-            node = self.nodes[i as usize];
-            off += STRIDE;
+            node = self.nodes[child_index(&node, bit) as usize];
+            k <<= STRIDE;
         }
     }
 
@@ -183,33 +197,42 @@ impl Builder {
     }
 }
 
-/// A root slot: the chunk of longer prefixes inside its /16, if any, and the leaf of the
-/// longest prefix of 16 bits or fewer that covers it.
+/// A root slot: the chunk of longer prefixes inside its /20, if any, and the leaf of the
+/// longest prefix of 20 bits or fewer that covers it.
 #[derive(Debug, Clone, Default)]
 pub struct Slot {
     pub chunk: Option<Arc<Chunk>>,
     pub fallback: Leaf,
 }
 
-/// The whole table: the root slots.
+type Page = Arc<[Slot]>;
+
+/// The whole table: the root slots, in pages.
 #[derive(Debug, Clone)]
 pub struct Trie {
-    slots: Box<[Slot]>,
+    pages: Box<[Page]>,
 }
 
 impl Default for Trie {
     fn default() -> Trie {
+        let empty: Page = vec![Slot::default(); PAGE_SLOTS].into();
         Trie {
-            slots: vec![Slot::default(); ROOT_SLOTS].into_boxed_slice(),
+            pages: vec![empty; 1 << PAGE_BITS].into_boxed_slice(),
         }
     }
 }
 
 impl Trie {
+    #[inline(always)]
+    fn slot(&self, key: u128) -> &Slot {
+        let page = &self.pages[(key >> (128 - PAGE_BITS)) as usize];
+        &page[(key >> (128 - ROOT_BITS)) as usize & (PAGE_SLOTS - 1)]
+    }
+
     /// The leaf of the longest prefix that holds `key`, 0 if none does.
     #[inline]
     pub fn lookup(&self, key: u128) -> Leaf {
-        let slot = &self.slots[(key >> (128 - ROOT_BITS)) as usize];
+        let slot = self.slot(key);
         if let Some(chunk) = &slot.chunk {
             let leaf = chunk.lookup(key);
             if leaf != 0 {
@@ -219,41 +242,96 @@ impl Trie {
         slot.fallback
     }
 
+    /// [`Trie::lookup`] of every key, up to [`LANES`] at a time side by side.
+    pub fn lookup_many(&self, keys: &[u128], leaves: &mut [Leaf]) {
+        for (keys, leaves) in keys.chunks(LANES).zip(leaves.chunks_mut(LANES)) {
+            self.lookup_lanes(keys, leaves);
+        }
+    }
+
+    #[inline]
+    fn lookup_lanes(&self, keys: &[u128], leaves: &mut [Leaf]) {
+        let n = keys.len().min(leaves.len()).min(LANES);
+        let mut chunk: [Option<&Chunk>; LANES] = [None; LANES];
+        let mut node = [Node::default(); LANES];
+        let mut k = [0u128; LANES];
+        for i in 0..n {
+            let slot = self.slot(keys[i]);
+            leaves[i] = slot.fallback;
+            if let Some(c) = slot.chunk.as_deref() {
+                node[i] = c.nodes[0];
+                chunk[i] = Some(c);
+                k[i] = keys[i] << ROOT_BITS;
+            }
+        }
+        // One step of each lane in turn: the loads of one round do not depend on each
+        // other, so their misses are in flight together.
+        let mut walking = chunk.iter().any(Option::is_some);
+        while walking {
+            walking = false;
+            for i in 0..n {
+                let Some(c) = chunk[i] else { continue };
+                let bit = 1u64 << (k[i] >> (128 - STRIDE)) as u32;
+                if node[i].vector & bit == 0 {
+                    let leaf = c.leaves[leaf_index(&node[i], bit) as usize];
+                    if leaf != 0 {
+                        leaves[i] = leaf;
+                    }
+                    chunk[i] = None;
+                } else {
+                    node[i] = c.nodes[child_index(&node[i], bit) as usize];
+                    k[i] <<= STRIDE;
+                    walking = true;
+                }
+            }
+        }
+    }
+
     /// Replaces the chunk of root slot `index`.
     pub fn set_chunk(&mut self, index: usize, chunk: Option<Arc<Chunk>>) {
-        self.slots[index].chunk = chunk;
+        let page = &mut self.pages[index >> (ROOT_BITS - PAGE_BITS)];
+        make_mut(page)[index & (PAGE_SLOTS - 1)].chunk = chunk;
     }
 
     /// The chunk of root slot `index`.
     #[cfg(test)]
     pub fn chunk(&self, index: usize) -> Option<&Arc<Chunk>> {
-        self.slots[index].chunk.as_ref()
+        self.pages[index >> (ROOT_BITS - PAGE_BITS)][index & (PAGE_SLOTS - 1)]
+            .chunk
+            .as_ref()
     }
 
-    /// Repaints every root slot's fallback from `short`: the prefixes of 16 bits or
-    /// fewer, as (network address, length, leaf).
+    /// Repaints every root slot's fallback from `short`: the prefixes of 20 bits or
+    /// fewer, as (network address, length, leaf). Only the pages where a fallback changes
+    /// are copied.
     pub fn paint_fallbacks(&mut self, short: &[(u128, u8, Leaf)]) {
         let mut by_len: Vec<&(u128, u8, Leaf)> = short.iter().collect();
         by_len.sort_unstable_by_key(|p| p.1);
-        for s in self.slots.iter_mut() {
-            s.fallback = 0;
-        }
+        let mut want: Vec<Leaf> = vec![0; 1 << ROOT_BITS];
         for &&(key, len, leaf) in &by_len {
             let first = (key >> (128 - ROOT_BITS)) as usize;
             let span = 1usize << (ROOT_BITS - u32::from(len));
-            for s in &mut self.slots[first..first + span] {
-                s.fallback = leaf;
+            want[first..first + span].fill(leaf);
+        }
+        for (page, want) in self.pages.iter_mut().zip(want.chunks(PAGE_SLOTS)) {
+            if page.iter().zip(want).any(|(s, w)| s.fallback != *w) {
+                for (s, w) in make_mut(page).iter_mut().zip(want) {
+                    s.fallback = *w;
+                }
             }
         }
     }
 
-    /// Bytes the root and every chunk take (a chunk shared with another version counted
-    /// here in full).
+    /// Bytes the root pages and every chunk take, a page shared within the table counted
+    /// once.
     pub fn bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.slots)
+        let mut pages: Vec<*const Slot> = self.pages.iter().map(|p| p.as_ptr()).collect();
+        pages.sort_unstable();
+        pages.dedup();
+        pages.len() * PAGE_SLOTS * std::mem::size_of::<Slot>()
+            + std::mem::size_of_val(&*self.pages)
             + self
-                .slots
-                .iter()
+                .slots()
                 .filter_map(|s| s.chunk.as_ref())
                 .map(|c| c.bytes() + std::mem::size_of::<Chunk>())
                 .sum::<usize>()
@@ -261,8 +339,20 @@ impl Trie {
 
     /// Root slots that hold a chunk.
     pub fn chunks(&self) -> usize {
-        self.slots.iter().filter(|s| s.chunk.is_some()).count()
+        self.slots().filter(|s| s.chunk.is_some()).count()
     }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.pages.iter().flat_map(|p| p.iter())
+    }
+}
+
+/// The page, made this table's own first if another version shares it.
+fn make_mut(page: &mut Page) -> &mut [Slot] {
+    if Arc::get_mut(page).is_none() {
+        *page = page.iter().cloned().collect();
+    }
+    Arc::get_mut(page).expect("a page just copied has one holder")
 }
 
 #[cfg(test)]
@@ -298,11 +388,9 @@ mod tests {
             .filter(|p| u32::from(p.1) > ROOT_BITS)
             .collect();
         long.sort_unstable();
-        for group in long.chunk_by(|a, b| a.0 >> 112 == b.0 >> 112) {
-            t.set_chunk(
-                (group[0].0 >> 112) as usize,
-                Some(Arc::new(Chunk::build(group))),
-            );
+        let root = |k: u128| (k >> (128 - ROOT_BITS)) as usize;
+        for group in long.chunk_by(|a, b| root(a.0) == root(b.0)) {
+            t.set_chunk(root(group[0].0), Some(Arc::new(Chunk::build(group))));
         }
         t
     }
@@ -317,12 +405,11 @@ mod tests {
     }
 
     #[test]
-    fn slots_read_the_padded_address() {
-        let key = u128::MAX;
-        assert_eq!(slot(key, 16), 63);
-        assert_eq!(slot(key, 118), 63);
-        assert_eq!(slot(key, 124), 0b111100);
-        assert_eq!(slot(1u128 << 111, 16), 0b100000);
+    fn strides_cover_the_address() {
+        assert_eq!((128 - ROOT_BITS) % STRIDE, 0);
+        assert_eq!(slot(u128::MAX, 122), 63);
+        assert_eq!(slot(1u128 << 107, 20), 0b100000);
+        assert_eq!(slot(1, 122), 1);
     }
 
     #[test]
@@ -330,6 +417,7 @@ mod tests {
         let t = trie(&[
             ("::/0", 1),
             ("2001::/16", 2),
+            ("2001:1000::/20", 8),
             ("2001:db8::/32", 3),
             ("2001:db8:5::/48", 4),
             ("2001:db8:5::7/128", 5),
@@ -342,6 +430,7 @@ mod tests {
         assert_eq!(at(&t, "2001:db8:5:0:8000::1"), 7);
         assert_eq!(at(&t, "2001:db8:6::1"), 3);
         assert_eq!(at(&t, "2001:db9::1"), 2);
+        assert_eq!(at(&t, "2001:1db8::1"), 8);
         assert_eq!(at(&t, "2002::1"), 1);
         assert_eq!(at(&t, "::"), 1);
     }
@@ -357,12 +446,12 @@ mod tests {
 
     #[test]
     fn leaf_runs_are_shared() {
-        // 64 /22s inside one /16, alternating two leaves in runs of four.
+        // 64 /26s inside one /20, alternating two leaves in runs of four.
         let routes: Vec<(u128, u8, Leaf)> = (0..64u128)
             .map(|i| {
                 (
-                    (0x2001u128 << 112) | (i << 106),
-                    22,
+                    (0x20010u128 << 108) | (i << 102),
+                    26,
                     1 + (i / 4 % 2) as Leaf,
                 )
             })
@@ -388,14 +477,14 @@ mod tests {
         fn agrees_with_a_linear_scan(
             raw in proptest::collection::vec((proptest::num::u128::ANY, 0u8..=128, 1u32..1000), 1..60),
             probes in proptest::collection::vec(proptest::num::u128::ANY, 1..60),
-            // Most random prefixes share no bits; squeezing them under a few /16s makes
+            // Most random prefixes share no bits; squeezing them under a few /20s makes
             // them nest and overlap as real tables do.
             squeeze in proptest::bool::ANY,
         ) {
             let mut all: Vec<(u128, u8, Leaf)> = raw
                 .iter()
                 .map(|&(a, len, leaf)| {
-                    let a = if squeeze { (0x2001u128 << 112) | (a >> 20) } else { a };
+                    let a = if squeeze { (0x2001u128 << 112) | (a >> 18) } else { a };
                     (a & Prefix::mask(len), len, leaf)
                 })
                 .collect();
@@ -405,9 +494,17 @@ mod tests {
             let keys = probes.iter().copied().chain(all.iter().flat_map(|p| {
                 [p.0, p.0 | !Prefix::mask(p.1), p.0.wrapping_sub(1), p.0 | (!Prefix::mask(p.1) >> 1)]
             }));
-            for k in keys {
-                let k = if squeeze && k >> 112 != 0x2001 { (0x2001u128 << 112) | (k >> 20) } else { k };
+            let keys: Vec<u128> = keys
+                .map(|k| if squeeze && k >> 112 != 0x2001 { (0x2001u128 << 112) | (k >> 18) } else { k })
+                .collect();
+            for &k in &keys {
                 proptest::prop_assert_eq!(t.lookup(k), reference(&all, k), "key {:x}", k);
+            }
+            // Side by side, in groups of every size, the same answers.
+            let mut many = vec![u32::MAX; keys.len()];
+            t.lookup_many(&keys, &mut many);
+            for (k, leaf) in keys.iter().zip(&many) {
+                proptest::prop_assert_eq!(*leaf, reference(&all, *k), "key {:x} side by side", k);
             }
         }
     }
