@@ -154,9 +154,9 @@ def run_test_fib(args, routes_file, ips_file, groups, tag):
 
 
 def run_v6fwd(args, routes_file, ips_file):
-    cmd = ["cargo", "bench", "--quiet", "--bench", "fib", "--", "--routes", str(routes_file),
-           "--addresses", str(ips_file), "--cpu", str(args.core),
-           "--writer-cpu", str(args.writer_core), "--json"]
+    runner = [args.bench] if args.bench else ["cargo", "bench", "--quiet", "--bench", "fib", "--"]
+    cmd = runner + ["--routes", str(routes_file), "--addresses", str(ips_file),
+                    "--cpu", str(args.core), "--writer-cpu", str(args.writer_core), "--json"]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     if p.returncode != 0:
         return {"ok": False, "returncode": p.returncode, "tail": (p.stdout + p.stderr)[-2000:]}
@@ -175,6 +175,8 @@ def main():
     ap.add_argument("--core", type=int, default=1, help="the CPU both peers run on")
     ap.add_argument("--writer-core", type=int, default=0,
                     help="the CPU v6fwd's writer takes while a reader runs on --core")
+    ap.add_argument("--bench", default=None,
+                    help="a built benches/fib.rs binary (default: cargo bench --bench fib)")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -228,7 +230,11 @@ def main():
         "v6fwd_update_routes_per_s": med("v6fwd", "update_routes_per_s"),
         "v6fwd_single_update_us": med("v6fwd", "single_update_us"),
         "v6fwd_build_s": med("v6fwd", "build_s"),
-        "v6fwd_reader_burst_max_us": med("v6fwd", "reader_burst_max_us"),
+        "v6fwd_lookup_one_cycles": med("v6fwd", "lookup_one_cycles"),
+        "v6fwd_reader_burst_us": {
+            "beside_update": {q: med("v6fwd", f"reader_burst_{q}_us")[0] for q in ("median", "p999", "max")},
+            "beside_idle_writer": {q: med("v6fwd", f"idle_reader_burst_{q}_us")[0] for q in ("median", "p999", "max")},
+        },
         "rte_fib6_build_s": hz and len(routes) * rte_add / hz,
     }
     results["summary"] = summary
@@ -244,8 +250,13 @@ def main():
     print(f"{'updates per s':26}{hz / rte_add:>18.0f}{summary['v6fwd_update_routes_per_s'][0]:>18.0f}"
           "   (rte: one add at a time; v6fwd: batches of 10,000, each published)")
     print(f"one v6fwd change published alone: {summary['v6fwd_single_update_us'][0]:.0f} us (median)")
-    print(f"a reader beside a half-table update: longest burst of 64 lookups "
-          f"{summary['v6fwd_reader_burst_max_us'][0]:.1f} us")
+    print(f"v6fwd one address at a time: {summary['v6fwd_lookup_one_cycles'][0]:.1f} cycles per lookup")
+    rb = summary["v6fwd_reader_burst_us"]
+    for what, key in (("beside a half-table update", "beside_update"),
+                      ("beside an idle writer     ", "beside_idle_writer")):
+        r = rb[key]
+        print(f"a reader's bursts of 64 lookups {what}: median {r['median']:.2f} us, "
+              f"99.9th percentile {r['p999']:.2f} us, longest {r['max']:.1f} us")
     print(f"ratios v6fwd/rte_fib6: lookup rate {summary['lookup_rate_ratio']:.2f}, "
           f"memory {summary['memory_ratio']:.3f}")
     print(f"results in {out}/results.json")

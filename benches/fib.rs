@@ -7,6 +7,9 @@
 //! cargo bench --bench fib -- --routes routes.txt --addresses ips.txt [--json]
 //! ```
 //!
+//! Without the files it runs on a small table it makes up, which `cargo test` does to
+//! check that the benchmark works, and fails if a lookup misses.
+//!
 //! Lookups are timed like `dpdk-test-fib` times rte_fib6: one pass over the addresses in
 //! bursts of 64, the TSC read around each burst, cycles per lookup reported. A lookup
 //! here is the forwarder's: the trie, the next-hop group, and the path picked for a flow.
@@ -27,8 +30,9 @@ const GATEWAYS: u64 = 16;
 const BATCH: usize = 10_000;
 
 struct Args {
-    routes: String,
-    addresses: String,
+    /// The route and address files; without them, a small table made up here (which is
+    /// what `cargo test` runs, to check the benchmark works).
+    files: Option<(String, String)>,
     json: bool,
     /// The CPU lookups run on, and the one the writer takes while a reader runs.
     cpu: Option<usize>,
@@ -53,18 +57,22 @@ fn args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    match (routes, addresses) {
-        (Some(routes), Some(addresses)) => Ok(Args {
-            routes,
-            addresses,
-            json,
-            cpu,
-            writer_cpu,
-        }),
-        _ => Err(
-            "usage: fib --routes FILE --addresses FILE [--cpu N] [--writer-cpu M] [--json]".into(),
-        ),
-    }
+    let files = match (routes, addresses) {
+        (Some(routes), Some(addresses)) => Some((routes, addresses)),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "usage: fib [--routes FILE --addresses FILE] [--cpu N] [--writer-cpu M] [--json]"
+                    .into(),
+            );
+        }
+    };
+    Ok(Args {
+        files,
+        json,
+        cpu,
+        writer_cpu,
+    })
 }
 
 fn read_routes(path: &str) -> Result<Vec<Route>, String> {
@@ -81,6 +89,30 @@ fn read_routes(path: &str) -> Result<Vec<Route>, String> {
             Ok(Route::new(prefix.network(), 0, NextHop::Gateway(gw)))
         })
         .collect()
+}
+
+/// A small table of nested prefixes and addresses inside them, for a run without files.
+fn made_up() -> (Vec<Route>, Vec<Ipv6Addr>) {
+    let mut routes = Vec::new();
+    let mut addresses = Vec::new();
+    let gw =
+        |i: u32| NextHop::Gateway(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1 + (i % 16) as u16));
+    for i in 0..2000u32 {
+        let (len, bits) = match i % 4 {
+            0 => (32, u128::from(i) << 96),
+            1 => (40, u128::from(i) << 88),
+            _ => (48, u128::from(i) << 80),
+        };
+        let net = Ipv6Addr::from((0x2001u128 << 112) | bits);
+        routes.push(Route::new(Prefix::new(net, len).network(), 0, gw(i)));
+        addresses.push(Ipv6Addr::from(u128::from(net) | 0x1234));
+    }
+    routes.push(Route::new(
+        "::/0".parse().expect("a literal prefix"),
+        0,
+        gw(0),
+    ));
+    (routes, addresses)
 }
 
 fn read_addresses(path: &str) -> Result<Vec<Ipv6Addr>, String> {
@@ -169,6 +201,23 @@ fn lookup_cycles(reader: &FibReader, addresses: &[Ipv6Addr]) -> (f64, usize) {
     (cycles as f64 / addresses.len().max(1) as f64, found)
 }
 
+/// The same pass, each address looked up on its own: what walking side by side saves.
+fn lookup_one_cycles(reader: &FibReader, addresses: &[Ipv6Addr]) -> f64 {
+    let fib = reader.fib();
+    let mut cycles = 0u64;
+    for dsts in addresses.chunks(BURST) {
+        let start = rdtsc();
+        for dst in dsts {
+            black_box(
+                fib.choices(fib.leaf(black_box(dst)))
+                    .map(|c| c.all()[0].port),
+            );
+        }
+        cycles += rdtsc() - start;
+    }
+    cycles as f64 / addresses.len().max(1) as f64
+}
+
 /// Deletes then adds back the last tenth of the table in batches, each batch published;
 /// routes changed per second, publications included.
 fn update_rate(rib: &mut Rib, routes: &[Route]) -> f64 {
@@ -212,14 +261,26 @@ fn single_update_us(rib: &mut Rib, routes: &[Route], n: usize) -> f64 {
     times[times.len() / 2]
 }
 
-/// A reader on another thread looks bursts up while the whole table is built again
-/// beside it and published in batches: the longest a burst took, and the median.
-fn reader_during_update(
+/// What a reader's bursts took, in microseconds, and the versions it saw.
+struct ReaderTimes {
+    max: f64,
+    p999: f64,
+    median: f64,
+    versions: u64,
+    /// How long the writer worked (or, for the baseline, stood by).
+    seconds: f64,
+}
+
+/// A reader on another thread looks bursts up while half the table is added beside it
+/// and published in batches; or, with `idle` set, while the writer sleeps that long, for
+/// the baseline of what the machine alone does to a reader.
+fn reader_beside_update(
     routes: &[Route],
     addresses: &[Ipv6Addr],
     hz: f64,
     cpus: (Option<usize>, Option<usize>),
-) -> (f64, f64, u64) {
+    idle: Option<Duration>,
+) -> ReaderTimes {
     let mut rib = build(&routes[..routes.len() / 2]);
     let cell = rib.cell();
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -227,9 +288,12 @@ fn reader_during_update(
         let reader = s.spawn(|| {
             pin(cpus.0);
             let mut reader = FibReader::new(cell);
-            // Room for every sample taken before the update ends, allocated before it
-            // starts: a vector that grew while timing would time its own copies.
-            let mut bursts: Vec<u64> = Vec::with_capacity(1 << 24);
+            // Room for every sample taken before the update ends, allocated and written
+            // before it starts: a vector that grew while timing would time its own copies,
+            // and a page first touched while timing would wait for the page-fault lock
+            // that the writer's allocations take.
+            let mut bursts: Vec<u64> = vec![1; 1 << 24];
+            bursts.clear();
             let keys: Vec<u128> = addresses.iter().map(|a| u128::from(*a)).collect();
             let mut leaves = [0 as Leaf; BURST];
             let mut versions = 0u64;
@@ -252,20 +316,34 @@ fn reader_during_update(
                 }
             }
             bursts.sort_unstable();
-            (bursts[bursts.len() - 1], bursts[bursts.len() / 2], versions)
+            let at = |q: f64| bursts[((bursts.len() - 1) as f64 * q) as usize];
+            (at(1.0), at(0.999), at(0.5), versions)
         });
         pin(cpus.1);
-        for batch in routes[routes.len() / 2..].chunks(BATCH) {
-            for r in batch {
-                let _ = rib.add(*r);
+        let start = Instant::now();
+        match idle {
+            Some(d) => std::thread::sleep(d),
+            None => {
+                for batch in routes[routes.len() / 2..].chunks(BATCH) {
+                    for r in batch {
+                        let _ = rib.add(*r);
+                    }
+                    rib.publish();
+                    rib.reclaim();
+                }
             }
-            rib.publish();
-            rib.reclaim();
         }
+        let seconds = start.elapsed().as_secs_f64();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (max, median, versions) = reader.join().expect("the reader does not panic");
+        let (max, p999, median, versions) = reader.join().expect("the reader does not panic");
         let us = |c: u64| c as f64 / hz * 1e6;
-        (us(max), us(median), versions)
+        ReaderTimes {
+            max: us(max),
+            p999: us(p999),
+            median: us(median),
+            versions,
+            seconds,
+        }
     })
 }
 
@@ -277,12 +355,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (routes, addresses) = match (read_routes(&args.routes), read_addresses(&args.addresses)) {
-        (Ok(r), Ok(a)) => (r, a),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("fib: {e}");
-            std::process::exit(2);
-        }
+    let (routes, addresses) = match &args.files {
+        None => made_up(),
+        Some((routes, addresses)) => match (read_routes(routes), read_addresses(addresses)) {
+            (Ok(r), Ok(a)) => (r, a),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("fib: {e}");
+                std::process::exit(2);
+            }
+        },
     };
     pin(args.cpu);
     let hz = tsc_hz();
@@ -292,42 +373,75 @@ fn main() {
     let build_s = t.elapsed().as_secs_f64();
     let reader = FibReader::new(rib.cell());
     let fib = reader.fib();
-    let (bytes, chunks, prefixes, groups) = (fib.bytes(), fib.chunks(), rib.len(), rib.groups());
+    let (bytes, subs, prefixes, groups) = (fib.bytes(), fib.subs(), rib.len(), rib.groups());
     // One pass to warm up, as the table is cold after its build; then the timed pass.
     lookup_cycles(&reader, &addresses);
     let (cycles, found) = lookup_cycles(&reader, &addresses);
+    let one_cycles = lookup_one_cycles(&reader, &addresses);
+    if args.files.is_none() && found != addresses.len() {
+        eprintln!(
+            "fib: {} of {} addresses found no route in a table with a default route",
+            addresses.len() - found,
+            addresses.len()
+        );
+        std::process::exit(1);
+    }
     drop(reader);
     let rate = update_rate(&mut rib, &routes);
     let single = single_update_us(&mut rib, &routes, 200);
     let rss = peak_rss();
     drop(rib);
-    let (stall_max_us, stall_median_us, versions) =
-        reader_during_update(&routes, &addresses, hz, (args.cpu, args.writer_cpu));
+    let cpus = (args.cpu, args.writer_cpu);
+    let busy = reader_beside_update(&routes, &addresses, hz, cpus, None);
+    let calm = reader_beside_update(
+        &routes,
+        &addresses,
+        hz,
+        cpus,
+        Some(Duration::from_secs_f64(busy.seconds)),
+    );
 
     let per_route = bytes as f64 / prefixes.max(1) as f64;
     if args.json {
         println!(
-            "{{\"prefixes\": {prefixes}, \"groups\": {groups}, \"chunks\": {chunks}, \
+            "{{\"prefixes\": {prefixes}, \"groups\": {groups}, \"subs\": {subs}, \
              \"addresses\": {}, \"found\": {found}, \"build_s\": {build_s:.3}, \
-             \"lookup_cycles\": {cycles:.1}, \"tsc_hz\": {hz:.0}, \"bytes\": {bytes}, \
+             \"lookup_cycles\": {cycles:.1}, \"lookup_one_cycles\": {one_cycles:.1}, \"tsc_hz\": {hz:.0}, \"bytes\": {bytes}, \
              \"bytes_per_route\": {per_route:.1}, \"peak_rss\": {rss}, \
              \"update_routes_per_s\": {rate:.0}, \"single_update_us\": {single:.1}, \
-             \"reader_burst_max_us\": {stall_max_us:.1}, \
-             \"reader_burst_median_us\": {stall_median_us:.2}, \"versions_seen\": {versions}}}",
-            addresses.len()
+             \"reader_burst_max_us\": {:.1}, \"reader_burst_p999_us\": {:.2}, \
+             \"reader_burst_median_us\": {:.2}, \"versions_seen\": {}, \
+             \"update_s\": {:.2}, \"idle_reader_burst_max_us\": {:.1}, \
+             \"idle_reader_burst_p999_us\": {:.2}, \"idle_reader_burst_median_us\": {:.2}}}",
+            addresses.len(),
+            busy.max,
+            busy.p999,
+            busy.median,
+            busy.versions,
+            busy.seconds,
+            calm.max,
+            calm.p999,
+            calm.median,
         );
     } else {
-        println!("prefixes {prefixes} in {groups} next-hop groups, {chunks} chunks");
+        println!("prefixes {prefixes} in {groups} next-hop groups, {subs} sub-tries");
         println!("build {build_s:.3} s");
         println!(
-            "lookup {cycles:.1} cycles ({} addresses, {found} matched)",
+            "lookup {cycles:.1} cycles side by side, {one_cycles:.1} one at a time \
+             ({} addresses, {found} matched)",
             addresses.len()
         );
         println!("lookup table {bytes} bytes, {per_route:.1} per route; peak rss {rss}");
         println!("updates {rate:.0} routes/s in batches of {BATCH}; one route {single:.1} us");
         println!(
-            "reader during a half-table update: bursts of {BURST} took {stall_median_us:.2} us \
-             (median), {stall_max_us:.1} us at most; {versions} versions seen"
+            "reader beside a half-table update ({:.1} s, {} versions seen): bursts of {BURST} \
+             took {:.2} us (median), {:.2} us (99.9th percentile), {:.1} us at most",
+            busy.seconds, busy.versions, busy.median, busy.p999, busy.max
+        );
+        println!(
+            "reader beside an idle writer, as long: {:.2} us (median), {:.2} us (99.9th \
+             percentile), {:.1} us at most",
+            calm.median, calm.p999, calm.max
         );
     }
 }

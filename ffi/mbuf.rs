@@ -60,6 +60,22 @@ impl Mbuf {
         Some(unsafe { std::slice::from_raw_parts_mut(base.add(start), len) })
     }
 
+    /// The first segment's data, to read.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let h = self.header();
+        // SAFETY: the mbuf is owned by self and borrowed for the slice's life; its first
+        // segment holds data_len bytes from data_off into its buffer (for an indirect mbuf,
+        // into the buffer it refers to, which its reference keeps alive). Shared buffers
+        // are only read here.
+        unsafe {
+            std::slice::from_raw_parts(
+                h.buf_addr.cast::<u8>().add(usize::from(h.data_off)),
+                usize::from(h.data_len),
+            )
+        }
+    }
+
     /// Length of the first segment.
     #[inline]
     pub fn len(&self) -> usize {
@@ -176,6 +192,20 @@ impl RxBurst {
         self.next = 0;
         self.len = usize::from(ret);
         self.len
+    }
+
+    /// The packets not yet taken out, to read.
+    #[inline]
+    pub fn pending(&self) -> impl Iterator<Item = &[u8]> {
+        self.pkts[self.next..self.len].iter().map(|p| {
+            // SAFETY: the pointers in next..len are valid mbufs this burst owns; the
+            // ManuallyDrop view neither frees them nor outlives the borrow of self.
+            let m = std::mem::ManuallyDrop::new(Mbuf(unsafe { NonNull::new_unchecked(*p) }));
+            let data = m.data();
+            // SAFETY: the data lives in the mbuf's buffer, not in the view, and stays
+            // valid while self holds the mbuf, which the borrow of self ensures.
+            unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) }
+        })
     }
 
     fn free_rest(&mut self) {

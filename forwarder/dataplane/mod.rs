@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashSet;
 
 use crate::counters::{CoreCounters, DropReason};
-use crate::fib::{FibCell, FibReader, flow_hash};
+use crate::fib::{FibCell, FibReader, Leaf, flow_hash};
 use crate::neigh::NeighborTable;
 use crate::ratelimit::TokenBucket;
 use crate::reassembly::Reassembler;
@@ -149,6 +149,23 @@ pub struct Core {
     pub counters: Arc<CoreCounters>,
     /// The forwarding table, refreshed by the worker once per burst.
     pub fib: FibReader,
+    /// The routing table's answer for the next packet's destination, looked up with the
+    /// rest of its burst: (destination, leaf). Taken only for that destination.
+    pub route_hint: (u128, Leaf),
+}
+
+/// A route hint that matches no packet to forward: the destination is multicast.
+const NO_HINT: (u128, Leaf) = (u128::MAX, 0);
+
+/// The destination address of a frame, as the key of a routing-table lookup: read before
+/// the frame is validated, so that a burst's lookups can be done together. Any frame too
+/// short to hold one gets a key no forwarded packet has.
+#[inline]
+pub fn destination_key(frame: &[u8]) -> u128 {
+    match frame.get(L3_OFFSET + 24..L3_OFFSET + 40) {
+        Some(d) => u128::from_be_bytes(d.try_into().expect("16 bytes")),
+        None => NO_HINT.0,
+    }
 }
 
 /// Packets to the router that each core reassembles at a time.
@@ -167,6 +184,7 @@ impl Core {
     pub fn new(limits: IcmpLimits, counters: Arc<CoreCounters>, fib: FibReader) -> Core {
         Core {
             fib,
+            route_hint: NO_HINT,
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),
@@ -432,7 +450,12 @@ impl Dataplane {
             );
         }
 
-        let route = core.fib.fib().lookup(dst).map(|c| {
+        let fib = core.fib.fib();
+        let leaf = match std::mem::replace(&mut core.route_hint, NO_HINT) {
+            (key, leaf) if key == u128::from(*dst) => leaf,
+            _ => fib.leaf(dst),
+        };
+        let route = fib.choices(leaf).map(|c| {
             *c.pick(|seed| {
                 let ip = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len])
                     .expect("frames past handle() hold both headers");

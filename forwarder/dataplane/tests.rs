@@ -1109,3 +1109,33 @@ fn first_fragment_without_the_whole_chain_gets_parameter_problem_code_3() {
         )
     );
 }
+
+#[test]
+fn a_route_hint_counts_for_its_own_destination_once() {
+    let dp = router();
+    let frame = udp("2001:db8:100::5", 64, 20);
+    assert_eq!(destination_key(&frame), u128::from(a("2001:db8:100::5")));
+    assert_eq!(destination_key(&frame[..50]), NO_HINT.0);
+    let mut c = core(&dp);
+    let send = |c: &mut Core| {
+        let mut buf = frame.clone();
+        buf.resize(frame.len() + 128, 0);
+        dp.handle(c, 0, &mut buf, frame.len(), frame.len())
+    };
+
+    // A hint for another destination is not taken.
+    c.route_hint = (u128::from(a("2001:db8:100::6")), 0);
+    assert!(matches!(send(&mut c), Verdict::Forward { port: 1, .. }));
+    // One for this destination is: leaf 0 says there is no route.
+    c.route_hint = (u128::from(a("2001:db8:100::5")), 0);
+    assert!(matches!(
+        send(&mut c),
+        Verdict::Error {
+            reason: DropReason::NoRoute,
+            ..
+        }
+    ));
+    // Once.
+    assert_eq!(c.route_hint, NO_HINT);
+    assert!(matches!(send(&mut c), Verdict::Forward { port: 1, .. }));
+}

@@ -29,7 +29,7 @@ use arc_swap::ArcSwap;
 
 use crate::route::Resolved;
 pub use rib::{PathText, Reachability, Rib, RibError, RouteLookup};
-pub use trie::{Chunk, LANES, Leaf};
+pub use trie::{LANES, Leaf};
 
 /// The paths each next-hop group selects, flattened.
 #[derive(Debug, Default)]
@@ -67,6 +67,12 @@ impl Fib {
         self.choices(self.trie.lookup(u128::from(*dst)))
     }
 
+    /// The leaf of the longest prefix that holds `dst`, for [`Fib::choices`].
+    #[inline]
+    pub fn leaf(&self, dst: &Ipv6Addr) -> Leaf {
+        self.trie.lookup(u128::from(*dst))
+    }
+
     /// The leaf of each destination, for [`Fib::choices`]: a burst looked up side by
     /// side, so that the misses of its lookups overlap.
     #[inline]
@@ -102,9 +108,9 @@ impl Fib {
             + self.groups.paths.len() * std::mem::size_of::<Resolved>()
     }
 
-    /// Root slots that hold a chunk of longer prefixes.
-    pub fn chunks(&self) -> usize {
-        self.trie.chunks()
+    /// Sub-tries: /26s that hold longer prefixes.
+    pub fn subs(&self) -> usize {
+        self.trie.subs()
     }
 }
 

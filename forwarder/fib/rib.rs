@@ -9,24 +9,13 @@ use std::hash::{BuildHasher, RandomState};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use super::trie::{Chunk, Leaf, ROOT_BITS, Trie};
+use super::trie::{ENTRY_BITS, Leaf, ROOT_BITS, Sub, Trie};
 use super::{Fib, FibCell, Groups};
 use crate::neigh::Neighbor;
 use crate::route::{NextHop, Preference, Prefix, Resolved, Route};
 use crate::wire::MacAddr;
 
-/// What the routing table knows of a gateway's reachability, as Neighbor Discovery
-/// reports it (RFC 4861 section 6.3.6 and RFC 4191 section 3.2 rank routers by it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Reachability {
-    /// No neighbor entry, or one still INCOMPLETE: reachability unknown.
-    #[default]
-    Unknown,
-    /// REACHABLE, STALE, DELAY or PROBE, or a static entry: probably reachable.
-    Probable,
-    /// Address resolution or unreachability detection gave up on it.
-    Unreachable,
-}
+pub use crate::neigh::Reachability;
 
 /// Why a change to the routing table was refused; the table is as it was.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,15 +110,19 @@ struct Entry {
 pub struct Rib {
     ports: u16,
     prefixes: BTreeMap<(u128, u8), Entry>,
-    /// The prefixes of 16 bits or fewer, which the trie keeps in its root.
+    /// The prefixes of 20 bits or fewer, which the trie keeps in its root.
     short: BTreeSet<(u128, u8)>,
+    /// The prefixes of 21 to 26 bits, which it keeps in the entries under a root slot.
+    mid: BTreeSet<(u128, u8)>,
     groups: Vec<Group>,
     group_ids: HashMap<Vec<PathKey>, u32>,
     free_groups: Vec<u32>,
     gateways: HashMap<(u16, Ipv6Addr), Gateway>,
     /// (when, prefix) for every route with a lifetime.
     expiries: BTreeSet<(u64, u128, u8)>,
-    dirty_chunks: BTreeSet<usize>,
+    /// Sub-tries to build again, by /26; root slots whose entries to repaint, by /20.
+    dirty_subs: BTreeSet<usize>,
+    dirty_entries: BTreeSet<usize>,
     dirty_short: bool,
     dirty_groups: bool,
     trie: Trie,
@@ -148,12 +141,14 @@ impl Rib {
             ports,
             prefixes: BTreeMap::new(),
             short: BTreeSet::new(),
+            mid: BTreeSet::new(),
             groups: Vec::new(),
             group_ids: HashMap::new(),
             free_groups: Vec::new(),
             gateways: HashMap::new(),
             expiries: BTreeSet::new(),
-            dirty_chunks: BTreeSet::new(),
+            dirty_subs: BTreeSet::new(),
+            dirty_entries: BTreeSet::new(),
             dirty_short: false,
             dirty_groups: false,
             trie: Trie::default(),
@@ -424,26 +419,41 @@ impl Rib {
 
     /// Whether changes wait for [`Rib::publish`].
     pub fn pending(&self) -> bool {
-        self.dirty_groups || self.dirty_short || !self.dirty_chunks.is_empty()
+        self.dirty_groups
+            || self.dirty_short
+            || !self.dirty_subs.is_empty()
+            || !self.dirty_entries.is_empty()
     }
 
     /// Builds a table from the changes since the last publication, if there were any, and
-    /// publishes it; returns it. Only the chunks of the /16s whose prefixes changed are
+    /// publishes it; returns it. Only the sub-tries of the /26s whose prefixes changed are
     /// built again; the others are shared with the table before.
     pub fn publish(&mut self) -> Option<Arc<Fib>> {
         if !self.pending() {
             return None;
         }
-        for slot in std::mem::take(&mut self.dirty_chunks) {
-            let lo = (slot as u128) << (128 - ROOT_BITS);
+        for index in std::mem::take(&mut self.dirty_entries) {
+            let lo = (index as u128) << (128 - ROOT_BITS);
             let hi = lo | (u128::MAX >> ROOT_BITS);
             let inside: Vec<(u128, u8, Leaf)> = self
+                .mid
+                .range((lo, 0)..=(hi, 128))
+                .map(|k| (k.0, k.1, self.prefixes[k].group + 1))
+                .collect();
+            self.trie.paint_entries(index, &inside);
+        }
+        for index in std::mem::take(&mut self.dirty_subs) {
+            let lo = (index as u128) << (128 - ENTRY_BITS);
+            let hi = lo | (u128::MAX >> ENTRY_BITS);
+            // The prefixes of this range longer than 26 bits: a shorter one inside it
+            // would start at `lo` and sort before (lo, 27).
+            let inside: Vec<(u128, u8, Leaf)> = self
                 .prefixes
-                .range((lo, ROOT_BITS as u8 + 1)..=(hi, 128))
+                .range((lo, ENTRY_BITS as u8 + 1)..=(hi, 128))
                 .map(|(&(a, l), e)| (a, l, e.group + 1))
                 .collect();
-            let chunk = (!inside.is_empty()).then(|| Arc::new(Chunk::build(&inside)));
-            self.trie.set_chunk(slot, chunk);
+            let sub = (!inside.is_empty()).then(|| Sub::build(&inside));
+            self.trie.set_sub(index, sub);
         }
         if std::mem::take(&mut self.dirty_short) {
             let short: Vec<(u128, u8, Leaf)> = self
@@ -515,17 +525,25 @@ impl Rib {
             self.release(g);
         }
         if old_group != new_group {
-            if u32::from(key.1) <= ROOT_BITS {
-                if new_group.is_some() {
-                    self.short.insert(key);
-                } else {
-                    self.short.remove(&key);
-                }
-                self.dirty_short = true;
-            } else {
-                self.dirty_chunks
-                    .insert((key.0 >> (128 - ROOT_BITS)) as usize);
+            let len = u32::from(key.1);
+            if len > ENTRY_BITS {
+                self.dirty_subs
+                    .insert((key.0 >> (128 - ENTRY_BITS)) as usize);
+                return;
             }
+            let (set, dirty_short) = if len <= ROOT_BITS {
+                (&mut self.short, true)
+            } else {
+                self.dirty_entries
+                    .insert((key.0 >> (128 - ROOT_BITS)) as usize);
+                (&mut self.mid, false)
+            };
+            if new_group.is_some() {
+                set.insert(key);
+            } else {
+                set.remove(&key);
+            }
+            self.dirty_short |= dirty_short;
         }
     }
 
@@ -830,13 +848,13 @@ mod tests {
         assert_eq!(rib.groups(), 2);
         let before = rib.publish().unwrap();
 
-        // A change of reachability republishes groups, and every chunk is shared.
+        // A change of reachability republishes groups, and every trie is shared.
         rib.set_neighbor(1, a("fe80::2"), Reachability::Probable, None);
         let after = rib.publish().unwrap();
-        let slot = 0x20010;
-        assert!(Arc::ptr_eq(
-            before.trie.chunk(slot).unwrap(),
-            after.trie.chunk(slot).unwrap()
+        let index = 0x2001_0db8 >> 6;
+        assert!(std::ptr::eq(
+            before.trie.sub(index).unwrap().nodes(),
+            after.trie.sub(index).unwrap().nodes()
         ));
         assert!(!Arc::ptr_eq(&before.groups, &after.groups));
         assert_eq!(ports_of(&after, "2001:db8:3e7::1"), [(1, gw("fe80::2"))]);

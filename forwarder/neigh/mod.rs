@@ -10,6 +10,19 @@ use rustc_hash::FxHashMap;
 
 use crate::wire::MacAddr;
 
+/// What the routing table knows of a gateway's reachability, as Neighbor Discovery
+/// reports it (RFC 4861 section 6.3.6 and RFC 4191 section 3.2 rank routers by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reachability {
+    /// No neighbor entry, or one still INCOMPLETE: reachability unknown.
+    #[default]
+    Unknown,
+    /// REACHABLE, STALE, DELAY or PROBE, or a static entry: probably reachable.
+    Probable,
+    /// Address resolution or unreachability detection gave up on it.
+    Unreachable,
+}
+
 /// One configured neighbor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Neighbor {
