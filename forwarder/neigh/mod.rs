@@ -1,8 +1,12 @@
-//! Static neighbor entries: the link-layer address of a neighbor on a port, as configured.
+//! Neighbors: what the router knows of the nodes on its links.
 //!
-//! The table is built once and then only read by every worker. It resolves next hops that
-//! the configuration names; an address it does not hold is not resolved (Neighbor
-//! Discovery's address resolution does not run in this forwarder yet).
+//! [`NeighborTable`] holds the static entries of the configuration, built once and then
+//! only read by every worker; it is what the packet path resolves next hops with today.
+//! [`cache`] is Neighbor Discovery's per-core Neighbor Cache, its state machine and its
+//! timers ([`wheel`]), which is not yet joined to the packet path.
+
+pub mod cache;
+pub mod wheel;
 
 use std::net::Ipv6Addr;
 
