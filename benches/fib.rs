@@ -298,7 +298,8 @@ fn reader_beside_update(
             let mut leaves = [0 as Leaf; BURST];
             let mut versions = 0u64;
             let mut last = reader.fib().version();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // One pass at least, so that there are samples however soon the writer ends.
+            loop {
                 for burst in keys.chunks(BURST) {
                     let t = rdtsc();
                     reader.refresh();
@@ -313,6 +314,9 @@ fn reader_beside_update(
                 if reader.fib().version() != last {
                     last = reader.fib().version();
                     versions += 1;
+                }
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
                 }
             }
             bursts.sort_unstable();
