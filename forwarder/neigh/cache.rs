@@ -132,6 +132,17 @@ pub enum Action<P> {
     /// Resolution failed: answer the source of a packet that waited for it with
     /// Destination Unreachable, code 3 (RFC 4861 7.2.2).
     Unreachable { port: u16, packet: P },
+    /// The entry's link-layer address or state changed: what the other cores, which read
+    /// copies of the entry, are to take. `reachable_until` says when REACHABLE turns STALE.
+    Publish {
+        port: u16,
+        addr: Ipv6Addr,
+        lladdr: MacAddr,
+        state: State,
+        reachable_until: u64,
+    },
+    /// The entry was freed.
+    Forget { port: u16, addr: Ipv6Addr },
     /// What is known of a neighbor changed in a way the routing table cares about.
     Reachability {
         port: u16,
@@ -325,12 +336,35 @@ impl<P> Cache<P> {
         e.state = State::Static;
         e.lladdr = lladdr;
         let queued = std::mem::take(&mut e.queue);
+        self.publish(i);
         for packet in queued {
             self.actions.push(Action::Send {
                 port,
                 lladdr,
                 packet,
             });
+        }
+    }
+
+    /// A core sent a packet through the STALE entry of `addr` on its copy: the first use
+    /// of a STALE entry starts the delay before probing (RFC 4861 7.3.3).
+    pub fn touch(&mut self, port: u16, addr: Ipv6Addr, now: u64) {
+        let Some(&i) = self.index.get(&(port, addr)) else {
+            return;
+        };
+        let delay = u64::from(self.timers[usize::from(port)].delay_first_probe_ms) * MS;
+        let e = &mut self.entries[i as usize];
+        e.used = now;
+        let stale = match e.state {
+            State::Stale => true,
+            State::Reachable => now >= e.reachable_until,
+            _ => false,
+        };
+        if stale {
+            e.state = State::Delay;
+            e.timer += 1;
+            self.wheel.set(i, e.timer, now + delay);
+            self.publish(i);
         }
     }
 
@@ -350,7 +384,9 @@ impl<P> Cache<P> {
                 e.state = State::Delay;
                 e.timer += 1;
                 self.wheel.set(i, e.timer, now + delay);
-                Output::Send(e.lladdr, packet)
+                let lladdr = e.lladdr;
+                self.publish(i);
+                Output::Send(lladdr, packet)
             }
             State::Incomplete => {
                 let displaced = if e.queue.len() >= self.limits.queue.max(1) {
@@ -471,6 +507,18 @@ impl<P> Cache<P> {
         }
     }
 
+    /// Tells the copies of entry `i` what it is now.
+    fn publish(&mut self, i: u32) {
+        let e = &self.entries[i as usize];
+        self.actions.push(Action::Publish {
+            port: e.port,
+            addr: e.addr,
+            lladdr: e.lladdr,
+            state: e.state,
+            reachable_until: e.reachable_until,
+        });
+    }
+
     fn report(&mut self, i: u32) {
         let e = &self.entries[i as usize];
         self.actions.push(Action::Reachability {
@@ -508,6 +556,7 @@ impl<P> Cache<P> {
                 if was == State::Incomplete {
                     self.incomplete[usize::from(port)] -= 1;
                 }
+                self.publish(i);
                 self.flush(i);
                 self.report(i);
             }
@@ -518,6 +567,7 @@ impl<P> Cache<P> {
                     // longer sure (STALE, nothing else updated); any other ignores it.
                     if e.state == State::Reachable && now < e.reachable_until {
                         e.state = State::Stale;
+                        self.publish(i);
                     }
                     return;
                 }
@@ -534,6 +584,7 @@ impl<P> Cache<P> {
                     e.timer += 1;
                 }
                 e.router = na.router;
+                self.publish(i);
                 if was_router != na.router {
                     self.report(i);
                 }
@@ -565,6 +616,7 @@ impl<P> Cache<P> {
                 e.lladdr = lladdr;
                 e.state = State::Stale;
                 e.router = from == Source::RouterAdvertisement;
+                self.publish(i);
                 self.report(i);
                 return;
             }
@@ -586,6 +638,7 @@ impl<P> Cache<P> {
                 if was == State::Incomplete {
                     self.incomplete[usize::from(port)] -= 1;
                 }
+                self.publish(i);
                 self.flush(i);
                 self.report(i);
                 return;
@@ -594,6 +647,12 @@ impl<P> Cache<P> {
                 e.lladdr = lladdr;
                 e.state = State::Stale;
                 e.timer += 1;
+                let router = e.router;
+                self.publish(i);
+                if was_router != router {
+                    self.report(i);
+                }
+                return;
             }
             _ => {}
         }
@@ -641,6 +700,7 @@ impl<P> Cache<P> {
                 for packet in e.queue.drain(..) {
                     self.actions.push(Action::Unreachable { port, packet });
                 }
+                self.publish(i);
                 self.report(i);
             }
             State::Delay => {
@@ -653,6 +713,7 @@ impl<P> Cache<P> {
                     target: e.addr,
                     to: Some(e.lladdr),
                 });
+                self.publish(i);
             }
             State::Probe if e.probes < t.max_unicast_solicit => {
                 e.probes += 1;
@@ -666,6 +727,7 @@ impl<P> Cache<P> {
             }
             State::Probe => {
                 e.state = State::Failed;
+                self.publish(i);
                 self.report(i);
             }
             State::Reachable | State::Stale | State::Failed | State::Static => {}
@@ -694,6 +756,10 @@ impl<P> Cache<P> {
                 let key = (e.port, e.addr);
                 self.index.remove(&key);
                 self.free.push(i as u32);
+                self.actions.push(Action::Forget {
+                    port: key.0,
+                    addr: key.1,
+                });
                 freed += 1;
             }
         }

@@ -1,18 +1,220 @@
 //! Neighbors: what the router knows of the nodes on its links.
 //!
 //! [`NeighborTable`] holds the static entries of the configuration, built once and then
-//! only read by every worker; it is what the packet path resolves next hops with today.
-//! [`cache`] is Neighbor Discovery's per-core Neighbor Cache, its state machine and its
-//! timers ([`wheel`]), which is not yet joined to the packet path.
+//! only read by every worker. Every other neighbor is Neighbor Discovery's: its entry
+//! lives in the [`cache`] of exactly one worker core, its owner (chosen by a hash of port
+//! and address), which alone changes it, on its own timer ([`wheel`]). The other cores
+//! forward with a [`NeighborView`]: their copy of each entry, as its owner published it
+//! through the [`Exchange`], read with a plain hash lookup. What a core learns about an
+//! entry it does not own (an advertisement, a solicitation's source address, a packet
+//! waiting for resolution, a first use of a STALE entry) goes to the owner's inbox.
 
 pub mod cache;
 pub mod wheel;
 
+use std::hash::{BuildHasher, Hash};
 use std::net::Ipv6Addr;
 
-use rustc_hash::FxHashMap;
+use crossbeam_queue::ArrayQueue;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::wire::MacAddr;
+use cache::{Advert, Source, State};
+
+/// What a core learned about a neighbor entry, for the entry's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A valid Neighbor Advertisement came in on `port`.
+    Advert { port: u16, advert: Advert },
+    /// A neighbor gave its link-layer address in a Source Link-layer Address option.
+    Source {
+        port: u16,
+        addr: Ipv6Addr,
+        lladdr: MacAddr,
+        from: Source,
+    },
+    /// A packet went out through the copy of a STALE entry.
+    Used { port: u16, addr: Ipv6Addr },
+}
+
+impl Event {
+    /// The entry the event is about.
+    pub fn key(&self) -> (u16, Ipv6Addr) {
+        match *self {
+            Event::Advert { port, advert } => (port, advert.target),
+            Event::Source { port, addr, .. } | Event::Used { port, addr } => (port, addr),
+        }
+    }
+}
+
+/// What goes between cores: packets and events to an entry's owner, and an owner's
+/// changes to the copies.
+#[derive(Debug)]
+pub enum Message<P> {
+    /// A packet to `addr` on `port` that needs the entry's owner to resolve it.
+    Resolve { port: u16, addr: Ipv6Addr, packet: P },
+    Event(Event),
+    /// An entry changed; see [`cache::Action::Publish`].
+    Publish {
+        port: u16,
+        addr: Ipv6Addr,
+        lladdr: MacAddr,
+        state: State,
+        reachable_until: u64,
+    },
+    /// An entry was freed.
+    Forget { port: u16, addr: Ipv6Addr },
+}
+
+/// A neighbor's reachability, for the management thread to give the routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReachabilityChange {
+    pub port: u16,
+    pub addr: Ipv6Addr,
+    pub reachability: Reachability,
+    pub router: bool,
+}
+
+/// The cores' inboxes, one each, and the management thread's.
+pub struct Exchange<P> {
+    inboxes: Vec<ArrayQueue<Message<P>>>,
+    routing: ArrayQueue<ReachabilityChange>,
+    hasher: FxBuildHasher,
+}
+
+impl<P> Exchange<P> {
+    /// Inboxes for `cores` worker cores, each holding up to `capacity` messages.
+    pub fn new(cores: usize, capacity: usize) -> Exchange<P> {
+        Exchange {
+            inboxes: (0..cores.max(1))
+                .map(|_| ArrayQueue::new(capacity.max(1)))
+                .collect(),
+            routing: ArrayQueue::new(capacity.max(1)),
+            hasher: FxBuildHasher,
+        }
+    }
+
+    pub fn cores(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// The core that owns the entry of `addr` on `port`.
+    pub fn owner(&self, port: u16, addr: &Ipv6Addr) -> usize {
+        let mut h = self.hasher.build_hasher();
+        (port, addr).hash(&mut h);
+        (std::hash::Hasher::finish(&h) % self.inboxes.len() as u64) as usize
+    }
+
+    /// Puts `message` in core `to`'s inbox; gives it back if the inbox is full.
+    pub fn send(&self, to: usize, message: Message<P>) -> Result<(), Message<P>> {
+        self.inboxes[to].push(message)
+    }
+
+    /// The next message in core `core`'s inbox.
+    pub fn receive(&self, core: usize) -> Option<Message<P>> {
+        self.inboxes[core].pop()
+    }
+
+    /// Tells the management thread of a change of reachability; `false` if its inbox is
+    /// full.
+    pub fn report(&self, change: ReachabilityChange) -> bool {
+        self.routing.push(change).is_ok()
+    }
+
+    /// The next change of reachability, for the management thread.
+    pub fn reachability(&self) -> Option<ReachabilityChange> {
+        self.routing.pop()
+    }
+}
+
+/// What a core's copy says to do with a packet to a neighbor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Send it to this link-layer address.
+    Send(MacAddr),
+    /// Send it, and tell the owner: the entry is STALE and this is its first use here.
+    SendAndTell(MacAddr),
+    /// The address is not resolved: the owner is to resolve it.
+    Resolve,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Copied {
+    lladdr: MacAddr,
+    state: State,
+    reachable_until: u64,
+    /// Whether a use of it as STALE was told to the owner since it was published.
+    told: bool,
+}
+
+/// One core's copies of the neighbor entries, as their owners published them.
+#[derive(Debug, Default)]
+pub struct NeighborView {
+    copies: FxHashMap<(u16, Ipv6Addr), Copied>,
+}
+
+impl NeighborView {
+    /// What to do with a packet to `addr` on `port` at time `now`.
+    #[inline]
+    pub fn get(&mut self, port: u16, addr: &Ipv6Addr, now: u64) -> Seen {
+        let Some(c) = self.copies.get_mut(&(port, *addr)) else {
+            return Seen::Resolve;
+        };
+        match c.state {
+            State::Incomplete | State::Failed => Seen::Resolve,
+            State::Static | State::Delay | State::Probe => Seen::Send(c.lladdr),
+            State::Reachable if now < c.reachable_until => Seen::Send(c.lladdr),
+            State::Reachable | State::Stale if c.told => Seen::Send(c.lladdr),
+            State::Reachable | State::Stale => {
+                c.told = true;
+                Seen::SendAndTell(c.lladdr)
+            }
+        }
+    }
+
+    /// Takes what an owner published of an entry.
+    pub fn publish(
+        &mut self,
+        port: u16,
+        addr: Ipv6Addr,
+        lladdr: MacAddr,
+        state: State,
+        reachable_until: u64,
+    ) {
+        self.copies.insert(
+            (port, addr),
+            Copied {
+                lladdr,
+                state,
+                reachable_until,
+                told: false,
+            },
+        );
+    }
+
+    pub fn forget(&mut self, port: u16, addr: &Ipv6Addr) {
+        self.copies.remove(&(port, *addr));
+    }
+
+    /// The link-layer address and state of the copy of `addr` on `port` at time `now`.
+    pub fn peek(&self, port: u16, addr: &Ipv6Addr, now: u64) -> Option<(MacAddr, State)> {
+        self.copies.get(&(port, *addr)).map(|c| {
+            let state = match c.state {
+                State::Reachable if now >= c.reachable_until => State::Stale,
+                s => s,
+            };
+            (c.lladdr, state)
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.copies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.copies.is_empty()
+    }
+}
 
 /// What the routing table knows of a gateway's reachability, as Neighbor Discovery
 /// reports it (RFC 4861 section 6.3.6 and RFC 4191 section 3.2 rank routers by it).

@@ -136,6 +136,105 @@ pub fn parse_solicitation(
     })
 }
 
+/// Why a Neighbor Advertisement fails the validity checks of RFC 4861 section 7.1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NaError {
+    #[error("hop limit is not 255")]
+    HopLimit,
+    #[error("ICMP code is not 0")]
+    Code,
+    #[error("message shorter than 24 bytes")]
+    Short,
+    #[error("target is a multicast address")]
+    MulticastTarget,
+    #[error("solicited flag set on an advertisement to a multicast address")]
+    SolicitedToMulticast,
+    #[error("an option has length zero or runs past the message")]
+    BadOption,
+}
+
+/// A Neighbor Advertisement that passed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advertisement {
+    pub target: Ipv6Addr,
+    pub router: bool,
+    pub solicited: bool,
+    pub override_: bool,
+    pub target_lladdr: Option<MacAddr>,
+}
+
+/// Validates a Neighbor Advertisement as RFC 4861 section 7.1.2 requires, except for the
+/// checksum, which the caller has verified. `msg` is the ICMPv6 message, header included,
+/// cut to the IPv6 payload length.
+pub fn parse_advertisement(
+    dst: &Ipv6Addr,
+    hop_limit: u8,
+    msg: &[u8],
+) -> Result<Advertisement, NaError> {
+    if hop_limit != ND_HOP_LIMIT {
+        return Err(NaError::HopLimit);
+    }
+    if msg.len() < MESSAGE_LEN {
+        return Err(NaError::Short);
+    }
+    if msg[1] != 0 {
+        return Err(NaError::Code);
+    }
+    let mut t = [0u8; 16];
+    t.copy_from_slice(&msg[8..24]);
+    let target = Ipv6Addr::from(t);
+    if target.is_multicast() {
+        return Err(NaError::MulticastTarget);
+    }
+    let flags = msg[4];
+    let solicited = flags & FLAG_SOLICITED != 0;
+    // RFC 4861 7.1.2: if the IP destination is a multicast address, the Solicited flag is
+    // zero.
+    if dst.is_multicast() && solicited {
+        return Err(NaError::SolicitedToMulticast);
+    }
+    let mut target_lladdr = None;
+    let mut opts = &msg[MESSAGE_LEN..];
+    while !opts.is_empty() {
+        if opts.len() < 2 || opts[1] == 0 {
+            return Err(NaError::BadOption);
+        }
+        let len = usize::from(opts[1]) * 8;
+        if len > opts.len() {
+            return Err(NaError::BadOption);
+        }
+        if opts[0] == OPT_TARGET_LLADDR && len == LLADDR_OPT_LEN {
+            target_lladdr = Some(MacAddr([
+                opts[2], opts[3], opts[4], opts[5], opts[6], opts[7],
+            ]));
+        }
+        opts = &opts[len..];
+    }
+    Ok(Advertisement {
+        target,
+        router: flags & FLAG_ROUTER != 0,
+        solicited,
+        override_: flags & FLAG_OVERRIDE != 0,
+        target_lladdr,
+    })
+}
+
+/// Writes a Neighbor Solicitation for `target` with a Source Link-layer Address option
+/// carrying `lladdr` into `buf`, checksum field zero. Returns its length, or `None` if
+/// `buf` is too small.
+pub fn write_solicitation(buf: &mut [u8], target: &Ipv6Addr, lladdr: MacAddr) -> Option<usize> {
+    let len = MESSAGE_LEN + LLADDR_OPT_LEN;
+    let out = buf.get_mut(..len)?;
+    out[0] = icmpv6::NEIGHBOR_SOLICIT;
+    out[1] = 0;
+    out[2..8].copy_from_slice(&[0; 6]);
+    out[8..24].copy_from_slice(&target.octets());
+    out[24] = OPT_SOURCE_LLADDR;
+    out[25] = 1;
+    out[26..32].copy_from_slice(&lladdr.0);
+    Some(len)
+}
+
 /// Writes a Neighbor Advertisement for `target` with `flags` and a Target Link-layer
 /// Address option carrying `lladdr` into `buf`, checksum field zero. Returns its length,
 /// or `None` if `buf` is too small.
@@ -162,6 +261,7 @@ pub fn write_advertisement(
 mod tests {
     use super::*;
     use crate::testvec;
+    use crate::wire::ipv6;
 
     fn ns_parts(frame: &[u8]) -> (Ipv6Addr, Ipv6Addr, u8, &[u8]) {
         let ip = super::super::Ipv6Packet::new(&frame[14..]).unwrap();
@@ -175,6 +275,57 @@ mod tests {
         let ns = parse_solicitation(&s, &d, hl, msg).unwrap();
         assert_eq!(ns.target, "2001:db8:1::1".parse::<Ipv6Addr>().unwrap());
         assert_eq!(ns.source_lladdr, Some("02:00:00:00:01:02".parse().unwrap()));
+    }
+
+    #[test]
+    fn advertisements_checked_as_7_1_2_says() {
+        let target: Ipv6Addr = "fe80::1".parse().unwrap();
+        let mac: MacAddr = "02:00:00:00:00:01".parse().unwrap();
+        let mut msg = [0u8; 32];
+        write_advertisement(&mut msg, &target, FLAG_SOLICITED | FLAG_OVERRIDE, mac).unwrap();
+        let unicast: Ipv6Addr = "fe80::2".parse().unwrap();
+        let na = parse_advertisement(&unicast, 255, &msg).unwrap();
+        assert_eq!(
+            na,
+            Advertisement {
+                target,
+                router: false,
+                solicited: true,
+                override_: true,
+                target_lladdr: Some(mac)
+            }
+        );
+        assert_eq!(parse_advertisement(&unicast, 64, &msg), Err(NaError::HopLimit));
+        assert_eq!(parse_advertisement(&unicast, 255, &msg[..20]), Err(NaError::Short));
+        assert_eq!(
+            parse_advertisement(&ipv6::ALL_NODES, 255, &msg),
+            Err(NaError::SolicitedToMulticast)
+        );
+        let mut m = msg;
+        m[1] = 3;
+        assert_eq!(parse_advertisement(&unicast, 255, &m), Err(NaError::Code));
+        let mut m = msg;
+        m[25] = 0;
+        assert_eq!(parse_advertisement(&unicast, 255, &m), Err(NaError::BadOption));
+        let mut m = msg;
+        m[8] = 0xff;
+        assert_eq!(parse_advertisement(&unicast, 255, &m), Err(NaError::MulticastTarget));
+        // Without the option: valid, no address.
+        let na = parse_advertisement(&unicast, 255, &msg[..24]).unwrap();
+        assert_eq!(na.target_lladdr, None);
+    }
+
+    #[test]
+    fn solicitation_written_parses_back() {
+        let target: Ipv6Addr = "2001:db8::7".parse().unwrap();
+        let mac: MacAddr = "02:00:00:00:00:09".parse().unwrap();
+        let mut msg = [0u8; 32];
+        let len = write_solicitation(&mut msg, &target, mac).unwrap();
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let ns = parse_solicitation(&src, &ipv6::solicited_node(&target), 255, &msg[..len]).unwrap();
+        assert_eq!(ns.target, target);
+        assert_eq!(ns.source_lladdr, Some(mac));
+        assert!(write_solicitation(&mut msg[..31], &target, mac).is_none());
     }
 
     #[test]

@@ -18,8 +18,11 @@ fn cache() -> Cache<&'static str> {
     Cache::new(vec![Timers::default(); 2], Limits::default(), 0)
 }
 
+/// The actions, but what the copies of entries are told (tested on its own below).
 fn actions<P>(c: &mut Cache<P>) -> Vec<Action<P>> {
-    c.actions().collect()
+    c.actions()
+        .filter(|x| !matches!(x, Action::Publish { .. } | Action::Forget { .. }))
+        .collect()
 }
 
 fn state<P>(c: &Cache<P>, addr: &str, now: u64) -> Option<State> {
@@ -579,4 +582,84 @@ fn a_late_poll_does_not_stretch_the_retransmission_interval() {
     c.advance(2 * SEC);
     assert_eq!(actions(&mut c), [solicit("fe80::1", None)]);
     assert_eq!(c.next_due(), Some(3 * SEC));
+}
+
+use proptest::strategy::Strategy;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Output(u8),
+    Advert(u8, bool, bool, Option<u8>),
+    Source(u8, u8),
+    Touch(u8),
+    Wait(u16),
+    Collect,
+}
+
+proptest::proptest! {
+    /// A core's copies, fed only the published changes, agree with the owner's entries
+    /// after any sequence of events: the same link-layer address and state for every entry
+    /// that can be used, and none usable that the owner cannot use.
+    #[test]
+    fn copies_agree_with_the_owner(ops in proptest::collection::vec(
+        proptest::prop_oneof![
+            (0u8..6).prop_map(Op::Output),
+            (0u8..6, proptest::bool::ANY, proptest::bool::ANY, proptest::option::of(1u8..4))
+                .prop_map(|(n, s, o, l)| Op::Advert(n, s, o, l)),
+            (0u8..6, 1u8..4).prop_map(|(n, l)| Op::Source(n, l)),
+            (0u8..6).prop_map(Op::Touch),
+            (1u16..8000).prop_map(Op::Wait),
+            proptest::strategy::Just(Op::Collect),
+        ],
+        1..120,
+    )) {
+        use proptest::prelude::*;
+        use crate::neigh::NeighborView;
+        let limits = Limits { gc_after_ms: 20_000, ..Limits::default() };
+        let mut c: Cache<u32> = Cache::new(vec![Timers::default()], limits, 0);
+        let mut view = NeighborView::default();
+        let addr = |n: u8| Ipv6Addr::from(0xfe80u128 << 112 | u128::from(n) + 1);
+        let mut now = 0u64;
+        for (k, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Output(n) => {
+                    let _ = c.output(0, addr(n), now, k as u32);
+                }
+                Op::Advert(n, s, o, l) => c.on_advert(0, &Advert {
+                    target: addr(n),
+                    router: false,
+                    solicited: s,
+                    override_: o,
+                    lladdr: l.map(mac),
+                }, now),
+                Op::Source(n, l) => c.on_source(0, addr(n), mac(l), Source::Solicitation, now),
+                Op::Touch(n) => c.touch(0, addr(n), now),
+                Op::Wait(ms) => {
+                    now += u64::from(ms) * MS;
+                    c.advance(now);
+                }
+                Op::Collect => {
+                    c.collect(now, 3);
+                }
+            }
+            for a in c.actions() {
+                match a {
+                    Action::Publish { port, addr, lladdr, state, reachable_until } =>
+                        view.publish(port, addr, lladdr, state, reachable_until),
+                    Action::Forget { port, addr } => view.forget(port, &addr),
+                    _ => {}
+                }
+            }
+            for n in 0..6 {
+                let usable = |x: Option<(MacAddr, State)>| {
+                    x.filter(|(_, s)| !matches!(s, State::Incomplete | State::Failed))
+                };
+                prop_assert_eq!(
+                    usable(view.peek(0, &addr(n), now)),
+                    usable(c.lookup(0, &addr(n), now)),
+                    "neighbor {} after {:?}", n, op
+                );
+            }
+        }
+    }
 }
