@@ -51,7 +51,13 @@ drop_reasons! {
     Blackhole => "blackhole", "A route of type blackhole discards the packet, silently.";
     Unreachable => "unreachable", "A route of type unreachable refuses the packet (answered with Destination Unreachable, code 0).";
     Prohibited => "prohibited", "A route of type prohibit refuses the packet (answered with Destination Unreachable, code 1).";
-    NoNeighbor => "no_neighbor", "The next hop has no neighbor entry.";
+    NoNeighbor => "no_neighbor", "Address resolution of the next hop failed (answered with Destination Unreachable, code 3).";
+    NdQueueOverflow => "nd_queue_overflow", "A packet waiting for address resolution gave its place to a newer one (RFC 4861 7.2.2).";
+    NdIncompleteLimit => "nd_incomplete_limit", "The egress port had as many addresses being resolved as it may (RFC 6583).";
+    NdSolicitRate => "nd_solicit_rate", "Starting a resolution would have sent solicitations faster than allowed (RFC 6583).";
+    NdTableFull => "nd_table_full", "The neighbor cache of the entry's owner core was full.";
+    NdHandoffFull => "nd_handoff_full", "The inbox of the core that owns the next hop's neighbor entry was full.";
+    NdAbandoned => "nd_abandoned", "A packet still waiting for address resolution when the forwarder stopped.";
     TooBig => "too_big", "The packet is larger than the egress port's MTU.";
     TxFull => "tx_full", "The egress queue did not take the packet (also counted as forwarded, replied or sent as an ICMPv6 error).";
     TcpChecksum => "tcp_bad_checksum", "A TCP segment to the router has a wrong checksum.";
@@ -121,6 +127,13 @@ pub struct CoreCounters {
     pub reassembly_expired: Counter,
     /// ICMPv6 errors sent.
     pub icmp_errors: Counter,
+    /// Neighbor Advertisements taken in by the neighbor layer.
+    pub nd_consumed: Counter,
+    /// Neighbor Solicitations the router sent to resolve or probe a neighbor.
+    pub solicitations: Counter,
+    /// Neighbor Discovery messages not sent for want of a buffer, and events between cores
+    /// lost to a full inbox.
+    pub nd_messages_lost: Counter,
     /// ICMPv6 errors not sent because the core's error rate limit was reached.
     pub icmp_rate_limited: Counter,
     /// Time-stamp counter cycles spent in poll rounds that found packets.

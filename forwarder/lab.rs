@@ -186,7 +186,8 @@ impl Drop for Topology {
 }
 
 /// The configuration of a router between the hosts of `topo`: a port on each host's link
-/// through af_packet, the host's subnet on it, and the host as a static neighbor.
+/// through af_packet and the host's subnet on it. The hosts are found by Neighbor
+/// Discovery.
 pub fn router_config(topo: &Topology, workers: &[u32]) -> String {
     let list: Vec<String> = workers.iter().map(u32::to_string).collect();
     let mut s = format!(
@@ -199,12 +200,6 @@ pub fn router_config(topo: &Topology, workers: &[u32]) -> String {
         s.push_str(&format!(
             "\n[[port]]\nname = \"port{i}\"\ndevice = \"net_af_packet{i},iface={},qpairs={qpairs}\"\nmtu = {}\naddresses = [\"{}/64\"]\n",
             h.router_if, h.mtu, h.gateway
-        ));
-    }
-    for (i, h) in topo.hosts.iter().enumerate() {
-        s.push_str(&format!(
-            "\n[[neighbor]]\naddress = \"{}\"\nlladdr = \"{}\"\nport = \"port{i}\"\n",
-            h.addr, h.mac
         ));
     }
     s

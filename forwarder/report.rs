@@ -30,6 +30,9 @@ pub struct CoreReport {
     pub fragments_held: u64,
     pub answer_fragments: u64,
     pub reassembly_expired: u64,
+    pub nd_consumed: u64,
+    pub solicitations: u64,
+    pub nd_messages_lost: u64,
     pub idle_polls: u64,
     /// Seconds spent in poll rounds that found packets, in rounds that found none, and
     /// asleep.
@@ -55,6 +58,9 @@ impl CoreReport {
             fragments_held: c.fragments_held.get(),
             answer_fragments: c.answer_fragments.get(),
             reassembly_expired: c.reassembly_expired.get(),
+            nd_consumed: c.nd_consumed.get(),
+            solicitations: c.solicitations.get(),
+            nd_messages_lost: c.nd_messages_lost.get(),
             idle_polls: c.idle_polls.get(),
             busy_seconds: seconds(c.busy_cycles.get()),
             empty_seconds: seconds(c.empty_cycles.get()),

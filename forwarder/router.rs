@@ -1,6 +1,8 @@
 //! Start-up and shut-down of the forwarder: EAL, mempool, ports and workers, built from a
 //! validated configuration on the management thread (the EAL main lcore).
 
+use std::collections::HashSet;
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,13 +14,16 @@ use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
 use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, RxQueue, TxQueue};
 use crate::fib::{PathText, Rib, RibError};
-use crate::neigh::NeighborTable;
+use crate::neigh::cache::{Limits, Timers};
+use crate::neigh::{Exchange, NeighborTable};
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
 use crate::wire::{MacAddr, ethernet};
-use crate::worker::Worker;
+use crate::worker::{Pending, Worker};
 
 /// Bytes before the packet data in each mbuf (DPDK's RTE_PKTMBUF_HEADROOM).
 const MBUF_HEADROOM: u32 = 128;
+/// Messages each worker's inbox of neighbor work holds.
+const EXCHANGE_INBOX: usize = 4096;
 /// The smallest mbuf data room: DPDK's default, 2 KiB after the headroom.
 const MIN_DATA_ROOM: u32 = 2048;
 
@@ -166,8 +171,17 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         stop: Arc::clone(stop),
         lcores: Vec::new(),
     };
-    for ((&lcore, queues), counters) in workers.iter().zip(queues).zip(&counters) {
+    let exchange: Arc<Exchange<Pending>> = Arc::new(Exchange::new(workers.len(), EXCHANGE_INBOX));
+    let statics: HashSet<(u16, Ipv6Addr)> =
+        config.neighbors.iter().map(|n| (n.port, n.addr)).collect();
+    for (index, ((&lcore, queues), counters)) in
+        workers.iter().zip(queues).zip(&counters).enumerate()
+    {
         let w = Worker {
+            index,
+            exchange: Arc::clone(&exchange),
+            nd_timers: vec![Timers::default(); config.ports.len()],
+            nd_limits: Limits::default(),
             queues,
             burst: usize::from(config.burst),
             dataplane: Arc::clone(&dataplane),
@@ -194,6 +208,18 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         let now = clock.elapsed().as_nanos() as u64;
         for r in rib.expire(now) {
             info!(prefix = %r.prefix, path = %PathText(&r), "route expired");
+        }
+        // What Neighbor Discovery found of gateways, for choosing among them. Static
+        // neighbors are the configuration's; hosts that are no router nor gateway do not
+        // concern the routing table.
+        while let Some(ch) = exchange.reachability() {
+            if statics.contains(&(ch.port, ch.addr)) {
+                continue;
+            }
+            if ch.router || rib.has_gateway(ch.port, &ch.addr) {
+                info!(port = ch.port, neighbor = %ch.addr, reachability = ?ch.reachability, "neighbor");
+                rib.set_neighbor(ch.port, ch.addr, ch.reachability, None);
+            }
         }
         rib.publish();
         rib.reclaim();

@@ -3,7 +3,9 @@
 //! A worker runs on its own lcore, polls its own rx queue on every port in bursts, runs each
 //! packet through the [`Dataplane`] to completion, and sends on its own tx queue of each
 //! port. It never blocks, takes no lock and allocates nothing per packet; its counters are
-//! its own.
+//! its own. It owns a share of the neighbor entries (a [`Cache`]) and runs their timers;
+//! between bursts it exchanges with the other workers what each needs of the others'
+//! entries.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +16,8 @@ use std::time::Duration;
 use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict, destination_key};
 use crate::ffi::{self, BURST_MAX, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::fib::Leaf;
+use crate::neigh::cache::{Action, Cache, Limits, Output as Resolution, Refusal, Timers};
+use crate::neigh::{Event, Exchange, Message, ReachabilityChange};
 use crate::polling::{Backoff, PollMode};
 use crate::wire::{ethernet, fragment};
 
@@ -31,7 +35,33 @@ pub struct Worker {
     /// The pool answers sent in fragments take their buffers from.
     pub pool: Arc<Mempool>,
     pub stop: Arc<AtomicBool>,
+    /// This worker's index among the workers, and what they share of neighbors.
+    pub index: usize,
+    pub exchange: Arc<Exchange<Pending>>,
+    /// Neighbor Discovery's timers per port, and the bounds of this worker's cache.
+    pub nd_timers: Vec<Timers>,
+    pub nd_limits: Limits,
 }
+
+/// A packet waiting for the link-layer address of its next hop: as it came in, on port
+/// `in_port`, `len` bytes long.
+pub struct Pending {
+    m: Mbuf,
+    in_port: u16,
+    len: usize,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "packet from port {} of {} bytes", self.in_port, self.len)
+    }
+}
+
+/// Messages a worker takes from its inbox per round, so that a flood from other cores
+/// cannot keep it from its own queues.
+const INBOX_PER_ROUND: usize = 256;
+/// Neighbor entries the collection of idle ones looks at per round.
+const COLLECT_PER_ROUND: usize = 16;
 
 impl Worker {
     /// Polls until `stop` is set. Returns 0, for `rte_eal_wait_lcore`.
@@ -51,6 +81,8 @@ impl Worker {
             self.dataplane.fib_reader(),
         );
         let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
+        let mut cache: Cache<Pending> =
+            Cache::new(std::mem::take(&mut self.nd_timers), self.nd_limits, 0);
         let mut backoff = Backoff::new(self.polling);
         if matches!(self.polling, PollMode::Adaptive { .. }) {
             precise_sleeps();
@@ -72,10 +104,21 @@ impl Worker {
                 core.now_ns = ((ffi::rdtsc() - start) as f64 * ns_per_tick) as u64;
                 // A new routing table, if one was published, is taken between bursts.
                 core.fib.refresh();
-                self.handle_burst(&mut core, index as u16, &mut rx, &mut queues, &mut out);
+                self.handle_burst(
+                    &mut core,
+                    &mut cache,
+                    index as u16,
+                    &mut rx,
+                    &mut queues,
+                    &mut out,
+                );
                 out.drops.free();
                 self.send(&mut queues, &mut out.tx);
             }
+            core.now_ns = ((ffi::rdtsc() - start) as f64 * ns_per_tick) as u64;
+            received += self.neighbor_round(&mut core, &mut cache, &mut queues, &mut out);
+            out.drops.free();
+            self.send(&mut queues, &mut out.tx);
             let now = ffi::rdtsc();
             if received == 0 {
                 c.idle_polls.add(1);
@@ -85,16 +128,280 @@ impl Worker {
             }
             round_start = now;
 
-            // No timer of the core has to fire by itself: reassembly expiry and the error
-            // budget are brought up to date when the next packet comes.
-            let sleep_ns = backoff.after_round(received, None);
+            // Of the core's timers only the neighbors' must fire by themselves: reassembly
+            // expiry and the error budget are brought up to date when the next packet comes.
+            let due = cache.next_due().map(|t| t.saturating_sub(core.now_ns));
+            let sleep_ns = backoff.after_round(received, due);
             if sleep_ns > 0 {
                 std::thread::sleep(Duration::from_nanos(sleep_ns));
                 round_start = ffi::rdtsc();
                 c.sleep_cycles.add(round_start - now);
             }
         }
+        // What still waits for resolution here goes with the worker.
+        let left = cache.take_queued().len() as u64;
+        c.drop_packets(DropReason::NdAbandoned, left);
         0
+    }
+
+    /// The neighbor work of one poll round: hands what the packets told of neighbors to
+    /// the entries' owners, takes this worker's inbox, runs its entries' timers and
+    /// carries out what they decided. Returns how many things it did, for the back-off.
+    fn neighbor_round(
+        &self,
+        core: &mut Core,
+        cache: &mut Cache<Pending>,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) -> usize {
+        let c = &*self.counters;
+        let ex = &*self.exchange;
+        let now = core.now_ns;
+        let mut work = core.nd_events.len();
+        let mut events = std::mem::take(&mut core.nd_events);
+        for ev in events.drain(..) {
+            let (port, addr) = ev.key();
+            let owner = ex.owner(port, &addr);
+            if owner == self.index {
+                apply(cache, ev, now);
+            } else if ex.send(owner, Message::Event(ev)).is_err() {
+                c.nd_messages_lost.add(1);
+            }
+        }
+        core.nd_events = events;
+
+        for _ in 0..INBOX_PER_ROUND {
+            let Some(msg) = ex.receive(self.index) else {
+                break;
+            };
+            work += 1;
+            match msg {
+                Message::Resolve { port, addr, packet } => {
+                    self.resolve_here(cache, port, addr, now, packet, queues, out);
+                }
+                Message::Event(ev) => apply(cache, ev, now),
+                Message::Publish {
+                    port,
+                    addr,
+                    lladdr,
+                    state,
+                    reachable_until,
+                } => core
+                    .neighbors
+                    .publish(port, addr, lladdr, state, reachable_until),
+                Message::Forget { port, addr } => core.neighbors.forget(port, &addr),
+            }
+        }
+
+        cache.advance(now);
+        cache.collect(now, COLLECT_PER_ROUND);
+        let mut actions: Vec<Action<Pending>> = cache.actions().collect();
+        work += actions.len();
+        for action in actions.drain(..) {
+            self.carry_out(core, action, queues, out);
+        }
+        work
+    }
+
+    /// Carries out one decision of this worker's neighbor entries.
+    fn carry_out(
+        &self,
+        core: &mut Core,
+        action: Action<Pending>,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) {
+        let c = &*self.counters;
+        let ex = &*self.exchange;
+        match action {
+            Action::Solicit { port, target, to } => {
+                let sent = Mbuf::alloc(&self.pool).and_then(|mut m| {
+                    let len =
+                        self.dataplane
+                            .write_solicitation(m.buffer_mut()?, port, &target, to)?;
+                    m.set_len(len).then_some(m)
+                });
+                match sent {
+                    Some(m) => {
+                        c.solicitations.add(1);
+                        self.queue(port, m, queues, out);
+                    }
+                    None => c.nd_messages_lost.add(1),
+                }
+            }
+            Action::Send {
+                port,
+                lladdr,
+                packet,
+            } => {
+                let Pending { mut m, len, .. } = packet;
+                match m.buffer_mut() {
+                    Some(buf) => self.dataplane.finish_forward(buf, port, lladdr),
+                    None => {
+                        c.drop_packet(DropReason::SharedBuffer);
+                        out.free(m);
+                        return;
+                    }
+                }
+                if !m.trim_to(len) {
+                    c.drop_packet(DropReason::NoBufferRoom);
+                    return;
+                }
+                c.forwarded.add(1);
+                self.queue(port, m, queues, out);
+            }
+            Action::Unreachable { packet, .. } => {
+                let Pending {
+                    mut m,
+                    in_port,
+                    len,
+                } = packet;
+                let pkt_len = m.pkt_len();
+                let verdict = match m.buffer_mut() {
+                    Some(buf) => self.dataplane.address_unreachable(core, buf, in_port, len),
+                    None => Verdict::Drop(DropReason::NoNeighbor),
+                };
+                match verdict {
+                    Verdict::Error { port, len, reason } => {
+                        c.drop_packet(reason);
+                        let resized = if len <= pkt_len {
+                            m.trim_to(len)
+                        } else {
+                            m.set_len(len)
+                        };
+                        if resized {
+                            c.icmp_errors.add(1);
+                            self.queue(port, m, queues, out);
+                        }
+                    }
+                    Verdict::Drop(reason) => {
+                        c.drop_packet(reason);
+                        out.free(m);
+                    }
+                    _ => {
+                        c.drop_packet(DropReason::NoNeighbor);
+                        out.free(m);
+                    }
+                }
+            }
+            Action::Publish {
+                port,
+                addr,
+                lladdr,
+                state,
+                reachable_until,
+            } => {
+                core.neighbors
+                    .publish(port, addr, lladdr, state, reachable_until);
+                for other in (0..ex.cores()).filter(|&k| k != self.index) {
+                    let msg = Message::Publish {
+                        port,
+                        addr,
+                        lladdr,
+                        state,
+                        reachable_until,
+                    };
+                    if ex.send(other, msg).is_err() {
+                        c.nd_messages_lost.add(1);
+                    }
+                }
+            }
+            Action::Forget { port, addr } => {
+                core.neighbors.forget(port, &addr);
+                for other in (0..ex.cores()).filter(|&k| k != self.index) {
+                    if ex.send(other, Message::Forget { port, addr }).is_err() {
+                        c.nd_messages_lost.add(1);
+                    }
+                }
+            }
+            Action::Reachability {
+                port,
+                addr,
+                reachability,
+                router,
+            } => {
+                let change = ReachabilityChange {
+                    port,
+                    addr,
+                    reachability,
+                    router,
+                };
+                if !ex.report(change) {
+                    c.nd_messages_lost.add(1);
+                }
+            }
+        }
+    }
+
+    /// A packet whose next hop `addr` on `port` has no usable copy here: to the entry's
+    /// owner, which may be this worker.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve(
+        &self,
+        cache: &mut Cache<Pending>,
+        port: u16,
+        addr: std::net::Ipv6Addr,
+        now: u64,
+        packet: Pending,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) {
+        let owner = self.exchange.owner(port, &addr);
+        if owner == self.index {
+            self.resolve_here(cache, port, addr, now, packet, queues, out);
+        } else if let Err(Message::Resolve { packet, .. }) = self
+            .exchange
+            .send(owner, Message::Resolve { port, addr, packet })
+        {
+            self.counters.drop_packet(DropReason::NdHandoffFull);
+            out.free(packet.m);
+        }
+    }
+
+    /// A packet to `addr` on `port`, whose entry this worker owns.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_here(
+        &self,
+        cache: &mut Cache<Pending>,
+        port: u16,
+        addr: std::net::Ipv6Addr,
+        now: u64,
+        packet: Pending,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) {
+        let c = &*self.counters;
+        match cache.output(port, addr, now, packet) {
+            Resolution::Send(lladdr, Pending { mut m, len, .. }) => {
+                match m.buffer_mut() {
+                    Some(buf) => self.dataplane.finish_forward(buf, port, lladdr),
+                    None => {
+                        c.drop_packet(DropReason::SharedBuffer);
+                        out.free(m);
+                        return;
+                    }
+                }
+                if m.trim_to(len) {
+                    c.forwarded.add(1);
+                    self.queue(port, m, queues, out);
+                } else {
+                    c.drop_packet(DropReason::NoBufferRoom);
+                }
+            }
+            Resolution::Queued(None) => {}
+            Resolution::Queued(Some(old)) => {
+                c.drop_packet(DropReason::NdQueueOverflow);
+                out.free(old.m);
+            }
+            Resolution::Refused(p, why) => {
+                c.drop_packet(match why {
+                    Refusal::TooManyIncomplete => DropReason::NdIncompleteLimit,
+                    Refusal::SolicitRateLimited => DropReason::NdSolicitRate,
+                    Refusal::Full => DropReason::NdTableFull,
+                });
+                out.free(p.m);
+            }
+        }
     }
 
     /// Runs one received burst through the dataplane, gathering what is to be sent in the
@@ -103,6 +410,7 @@ impl Worker {
     fn handle_burst(
         &self,
         core: &mut Core,
+        cache: &mut Cache<Pending>,
         in_port: u16,
         rx: &mut RxBurst,
         queues: &mut [(RxQueue, TxQueue)],
@@ -144,6 +452,17 @@ impl Worker {
                 Verdict::Held => {
                     c.fragments_held.add(1);
                     out.free(m);
+                    continue;
+                }
+                Verdict::Consumed => {
+                    c.nd_consumed.add(1);
+                    out.free(m);
+                    continue;
+                }
+                Verdict::Unresolved { port, len } => {
+                    let packet = Pending { m, in_port, len };
+                    let (addr, now) = (core.unresolved, core.now_ns);
+                    self.resolve(cache, port, addr, now, packet, queues, out);
                     continue;
                 }
                 Verdict::Reassembled { port, reason } => {
@@ -333,5 +652,19 @@ fn precise_sleeps() {
     let ret = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
     if ret != 0 {
         tracing::warn!("worker timer slack stays at its default: sleeps may run 50 us long");
+    }
+}
+
+/// Gives an event to the entry it is about, which this worker owns.
+fn apply(cache: &mut Cache<Pending>, ev: Event, now: u64) {
+    match ev {
+        Event::Advert { port, advert } => cache.on_advert(port, &advert, now),
+        Event::Source {
+            port,
+            addr,
+            lladdr,
+            from,
+        } => cache.on_source(port, addr, lladdr, from, now),
+        Event::Used { port, addr } => cache.touch(port, addr, now),
     }
 }

@@ -5,7 +5,6 @@ use std::net::Ipv6Addr;
 
 use super::{Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, Rx, Verdict};
 use crate::counters::DropReason;
-use crate::fib::Fib;
 use crate::route::NextHop;
 use crate::wire::fragment::FragmentHeader;
 use crate::wire::icmpv6::{self, ERROR_HEADER_LEN, ERROR_MAX_PACKET};
@@ -126,7 +125,7 @@ impl Dataplane {
             return dropped;
         }
 
-        let Some((out_port, mac)) = self.route_back(core.fib.fib(), rx, &src, eth_src) else {
+        let Some((out_port, mac)) = self.route_back(core, rx, &src, eth_src) else {
             return dropped;
         };
         let out = &self.ports[usize::from(out_port)];
@@ -188,7 +187,7 @@ impl Dataplane {
     /// that came in on `rx.in_port` from `eth_src`.
     fn route_back(
         &self,
-        fib: &Fib,
+        core: &Core,
         rx: &Rx,
         src: &Ipv6Addr,
         eth_src: MacAddr,
@@ -198,11 +197,11 @@ impl Dataplane {
             return Some((rx.in_port, eth_src));
         }
         // The first path is enough: an error is not part of any flow worth keeping on one.
-        let route = *fib.lookup(src)?.all().first()?;
+        let route = *core.fib.fib().lookup(src)?.all().first()?;
         if matches!(route.next_hop, NextHop::Reject(_)) {
             return None;
         }
-        let mac = self.next_hop_mac(&route, src);
+        let mac = self.next_hop_mac(&route, src, &core.neighbors, core.now_ns);
         // Without a neighbor entry, the way back on the arrival link is the node that
         // sent the packet: its Ethernet source.
         match mac {

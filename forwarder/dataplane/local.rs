@@ -1,5 +1,6 @@
 //! Packets addressed to the router: Neighbor Solicitations and Echo Requests are answered,
-//! TCP gets a reset, UDP and unknown protocols get the ICMPv6 errors of RFC 4443, and
+//! Neighbor Advertisements and the link-layer addresses solicitations give are handed to
+//! the neighbor layer as events, TCP gets a reset, UDP and unknown protocols get the ICMPv6 errors of RFC 4443, and
 //! extension headers are read as RFC 8200 section 4 asks of a destination.
 
 use std::net::Ipv6Addr;
@@ -9,6 +10,8 @@ use super::{
     Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, MAX_EXTENSION_HEADERS, PortView, Rx, Verdict,
 };
 use crate::counters::DropReason;
+use crate::neigh::Event;
+use crate::neigh::cache::{Advert, Source};
 use crate::wire::exthdr::{self, ChainError};
 use crate::wire::icmpv6::{self, Icmpv6Message};
 use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, ipv6, nd, tcp};
@@ -101,7 +104,7 @@ impl Dataplane {
 
         let upper = L3_OFFSET + chain.upper_offset;
         match chain.upper {
-            exthdr::ICMPV6 => self.local_icmp(port, buf, rx, upper, &src, &dst),
+            exthdr::ICMPV6 => self.local_icmp(core, port, buf, rx, upper, &src, &dst),
             exthdr::TCP if !dst.is_multicast() => match self.reply_source(port, &dst) {
                 Some(from) => tcp_reset(port, buf, rx, upper, &src, &dst, &from),
                 None => Verdict::Drop(DropReason::LocalUnsupported),
@@ -144,8 +147,10 @@ impl Dataplane {
     }
 
     /// ICMPv6 to the router, the message starting at `at` in the frame.
+    #[allow(clippy::too_many_arguments)]
     fn local_icmp(
         &self,
+        core: &mut Core,
         port: &PortView,
         buf: &mut [u8],
         rx: &Rx,
@@ -163,12 +168,35 @@ impl Dataplane {
         }
         match msg.msg_type() {
             // RFC 6980 5: Neighbor Discovery messages that came in fragments are ignored.
-            icmpv6::NEIGHBOR_SOLICIT if rx.reassembled => Verdict::Drop(DropReason::NdInvalid),
+            icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT if rx.reassembled => {
+                Verdict::Drop(DropReason::NdInvalid)
+            }
             icmpv6::NEIGHBOR_SOLICIT => {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
                     .expect("frames past handle() hold both headers")
                     .hop_limit();
-                answer_solicitation(port, buf, rx, at, src, dst, hop_limit)
+                answer_solicitation(core, port, buf, rx, at, src, dst, hop_limit)
+            }
+            icmpv6::NEIGHBOR_ADVERT => {
+                let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
+                    .expect("frames past handle() hold both headers")
+                    .hop_limit();
+                match nd::parse_advertisement(dst, hop_limit, &buf[at..rx.frame_len]) {
+                    Ok(na) => {
+                        core.nd_events.push(Event::Advert {
+                            port: rx.in_port,
+                            advert: Advert {
+                                target: na.target,
+                                router: na.router,
+                                solicited: na.solicited,
+                                override_: na.override_,
+                                lladdr: na.target_lladdr,
+                            },
+                        });
+                        Verdict::Consumed
+                    }
+                    Err(_) => Verdict::Drop(DropReason::NdInvalid),
+                }
             }
             icmpv6::ECHO_REQUEST => {
                 if src.is_unspecified() {
@@ -186,7 +214,9 @@ impl Dataplane {
 
 /// Answers a Neighbor Solicitation (at `at` in the frame) for one of the port's addresses
 /// with a Neighbor Advertisement written over it (RFC 4861 section 7.2.4).
+#[allow(clippy::too_many_arguments)]
 fn answer_solicitation(
+    core: &mut Core,
     port: &PortView,
     buf: &mut [u8],
     rx: &Rx,
@@ -201,6 +231,16 @@ fn answer_solicitation(
     };
     if !port.addresses.contains(&ns.target) {
         return Verdict::Drop(DropReason::NdOtherTarget);
+    }
+    // RFC 4861 7.2.3: the sender's link-layer address, given with a specified source,
+    // creates or updates its neighbor entry.
+    if let (Some(lladdr), false) = (ns.source_lladdr, src.is_unspecified()) {
+        core.nd_events.push(Event::Source {
+            port: rx.in_port,
+            addr: *src,
+            lladdr,
+            from: Source::Solicitation,
+        });
     }
 
     // RFC 4861 7.2.4: to a solicitation from the unspecified address, advertise to
@@ -335,7 +375,7 @@ fn tcp_reset(
 }
 
 /// Writes an IPv6 header for a reply of `payload_len` bytes that follow it directly.
-fn write_ipv6_header(
+pub(super) fn write_ipv6_header(
     buf: &mut [u8],
     payload_len: usize,
     next_header: u8,

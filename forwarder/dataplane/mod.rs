@@ -18,7 +18,8 @@ use rustc_hash::FxHashSet;
 
 use crate::counters::{CoreCounters, DropReason};
 use crate::fib::{FibCell, FibReader, Leaf, flow_hash};
-use crate::neigh::NeighborTable;
+use crate::neigh::cache::State;
+use crate::neigh::{Event, NeighborTable, NeighborView, Seen};
 use crate::ratelimit::TokenBucket;
 use crate::reassembly::Reassembler;
 use crate::route::{NextHop, Reject, Resolved};
@@ -26,7 +27,7 @@ use crate::wire::ethernet::{self, ETHERTYPE_IPV6};
 use crate::wire::exthdr::{self, OptionsVerdict, UnknownOption};
 use crate::wire::icmpv6;
 use crate::wire::ipv6;
-use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr};
+use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, nd};
 use icmp_error::IcmpError;
 
 /// Offset of the IPv6 header in a frame.
@@ -112,6 +113,13 @@ pub enum Verdict {
     },
     /// Drop it, counted under the reason.
     Drop(DropReason),
+    /// The packet, `len` bytes long, is to go out of `port` to a next hop whose link-layer
+    /// address is not known: it is to wait for address resolution, unchanged. The next
+    /// hop is in [`Core::unresolved`].
+    Unresolved { port: u16, len: usize },
+    /// A Neighbor Discovery message the neighbor layer takes in (its event is in
+    /// [`Core::nd_events`]); its buffer can be freed.
+    Consumed,
     /// The packet was a fragment, copied into reassembly; its buffer can be freed.
     Held,
     /// The packet completed a fragmented packet to the router, whose answer (a reply, or
@@ -152,6 +160,12 @@ pub struct Core {
     /// The routing table's answer for the next packet's destination, looked up with the
     /// rest of its burst: (destination, leaf). Taken only for that destination.
     pub route_hint: (u128, Leaf),
+    /// This core's copies of the neighbor entries.
+    pub neighbors: NeighborView,
+    /// What packets told of neighbors, for their entries' owners; the worker empties it.
+    pub nd_events: Vec<Event>,
+    /// The next hop of the last packet given [`Verdict::Unresolved`].
+    pub unresolved: Ipv6Addr,
 }
 
 /// A route hint that matches no packet to forward: the destination is multicast.
@@ -185,6 +199,9 @@ impl Core {
         Core {
             fib,
             route_hint: NO_HINT,
+            neighbors: NeighborView::default(),
+            nd_events: Vec::with_capacity(64),
+            unresolved: Ipv6Addr::UNSPECIFIED,
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),
@@ -504,39 +521,133 @@ impl Dataplane {
         if rx.frame_len - L3_OFFSET > usize::from(out.mtu) {
             return self.icmp_error(core, buf, rx, IcmpError::too_big(out.mtu));
         }
-        let Some(mac) = self.next_hop_mac(&route, dst) else {
-            // RFC 4443 3.1: code 3 when the link-layer address cannot be had.
-            return self.icmp_error(
-                core,
-                buf,
-                rx,
-                IcmpError::unreachable(icmpv6::UNREACHABLE_ADDRESS, DropReason::NoNeighbor),
-            );
+        let hop = match route.next_hop {
+            NextHop::Gateway(gw) => gw,
+            _ => *dst,
         };
-
-        let mut ip = Ipv6Packet::new(&mut buf[L3_OFFSET..rx.frame_len])
-            .expect("frames past handle() hold both headers");
-        ip.set_hop_limit(hop_limit - 1);
-        let mut eth = EthernetFrame::new(&mut buf[..L3_OFFSET])
-            .expect("frames past handle() hold both headers");
-        eth.set_destination(mac);
-        eth.set_source(out.mac);
+        let mac = match route
+            .gateway_mac
+            .or_else(|| self.neighbors.lookup(route.port, &hop))
+        {
+            Some(mac) => mac,
+            None => match core.neighbors.get(route.port, &hop, core.now_ns) {
+                Seen::Send(mac) => mac,
+                Seen::SendAndTell(mac) => {
+                    core.nd_events.push(Event::Used {
+                        port: route.port,
+                        addr: hop,
+                    });
+                    mac
+                }
+                Seen::Resolve => {
+                    core.unresolved = hop;
+                    return Verdict::Unresolved {
+                        port: route.port,
+                        len: rx.frame_len,
+                    };
+                }
+            },
+        };
+        self.finish_forward(buf, route.port, mac);
         Verdict::Forward {
             port: route.port,
             len: rx.frame_len,
         }
     }
 
-    /// The link-layer address of the next hop towards `dst` by `route`, if known.
+    /// The link-layer address of the next hop towards `dst` by `route`, if known, from the
+    /// static entries or `view`, changing nothing: for errors, which do not count as a use.
+    fn next_hop_mac(
+        &self,
+        route: &Resolved,
+        dst: &Ipv6Addr,
+        view: &NeighborView,
+        now: u64,
+    ) -> Option<MacAddr> {
+        let hop = match route.next_hop {
+            NextHop::Gateway(gw) => gw,
+            NextHop::OnLink => *dst,
+            NextHop::Reject(_) => return None,
+        };
+        route
+            .gateway_mac
+            .or_else(|| self.neighbors.lookup(route.port, &hop))
+            .or_else(|| {
+                view.peek(route.port, &hop, now)
+                    .filter(|(_, s)| !matches!(s, State::Incomplete | State::Failed))
+                    .map(|(mac, _)| mac)
+            })
+    }
+
+    /// Makes a packet that passed every check of forwarding ready to go out of `port` to
+    /// `lladdr`: its hop limit decremented, its Ethernet addresses rewritten.
     #[inline]
-    fn next_hop_mac(&self, route: &Resolved, dst: &Ipv6Addr) -> Option<MacAddr> {
-        match route.next_hop {
-            NextHop::Gateway(gw) => route
-                .gateway_mac
-                .or_else(|| self.neighbors.lookup(route.port, &gw)),
-            NextHop::OnLink => self.neighbors.lookup(route.port, dst),
-            NextHop::Reject(_) => None,
+    pub fn finish_forward(&self, buf: &mut [u8], port: u16, lladdr: MacAddr) {
+        let Some(out) = self.ports.get(usize::from(port)) else {
+            return;
+        };
+        if let Some(mut ip) = buf.get_mut(L3_OFFSET..).and_then(Ipv6Packet::new) {
+            let h = ip.hop_limit();
+            ip.set_hop_limit(h.saturating_sub(1));
         }
+        if let Some(mut eth) = buf.get_mut(..L3_OFFSET).and_then(EthernetFrame::new) {
+            eth.set_destination(lladdr);
+            eth.set_source(out.mac);
+        }
+    }
+
+    /// Answers a packet, `len` bytes long, that came in on `in_port` and waited for an
+    /// address resolution that failed: Destination Unreachable, code 3 (RFC 4861 7.2.2,
+    /// RFC 4443 3.1), written over it.
+    pub fn address_unreachable(
+        &self,
+        core: &mut Core,
+        buf: &mut [u8],
+        in_port: u16,
+        len: usize,
+    ) -> Verdict {
+        let rx = Rx {
+            in_port,
+            frame_len: len.min(buf.len()),
+            reassembled: false,
+        };
+        self.icmp_error(
+            core,
+            buf,
+            &rx,
+            IcmpError::unreachable(icmpv6::UNREACHABLE_ADDRESS, DropReason::NoNeighbor),
+        )
+    }
+
+    /// Writes into `buf` a Neighbor Solicitation for `target` out of `port`: to its
+    /// solicited-node group, or to `to` when given (a unicast probe), from the port's
+    /// link-local address with its link-layer address (RFC 4861 7.2.2, 7.3.3). Returns the
+    /// frame's length.
+    pub fn write_solicitation(
+        &self,
+        buf: &mut [u8],
+        port: u16,
+        target: &Ipv6Addr,
+        to: Option<MacAddr>,
+    ) -> Option<usize> {
+        let view = self.ports.get(usize::from(port))?;
+        let src = view.link_local()?;
+        let (dst, dst_mac) = match to {
+            Some(mac) => (*target, mac),
+            None => {
+                let group = ipv6::solicited_node(target);
+                (group, MacAddr::ipv6_multicast(&group))
+            }
+        };
+        let len = nd::write_solicitation(buf.get_mut(L4_OFFSET..)?, target, view.mac)?;
+        let c = checksum::upper_layer(&src, &dst, exthdr::ICMPV6, &buf[L4_OFFSET..L4_OFFSET + len]);
+        icmpv6::Icmpv6Message::new(&mut buf[L4_OFFSET..])?.set_checksum(c);
+        local::write_ipv6_header(buf, len, exthdr::ICMPV6, nd::ND_HOP_LIMIT, &src, &dst);
+        let mut eth = EthernetFrame::new(&mut buf[..])?;
+        eth.set_destination(dst_mac);
+        eth.set_source(view.mac);
+        buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        Some(L4_OFFSET + len)
     }
 
     /// Reads the Hop-by-Hop Options header of a packet; returns what to do with the packet

@@ -96,7 +96,6 @@ fn drops_what_cannot_be_forwarded() {
         ("2001:db8:100::5", 1, 8, DropReason::HopLimitExceeded),
         ("2001:db8:100::5", 0, 8, DropReason::HopLimitExceeded),
         ("2001:db9::1", 64, 8, DropReason::NoRoute),
-        ("2001:db8:2::99", 64, 8, DropReason::NoNeighbor),
         ("2001:db8:100::5", 64, 1300, DropReason::TooBig),
         ("ff0e::1", 64, 8, DropReason::MulticastDestination),
         ("fe80::99", 64, 8, DropReason::ScopeViolation),
@@ -351,7 +350,8 @@ fn fits(v: Verdict, room: usize) -> bool {
         Verdict::Forward { len, .. } | Verdict::Reply { len } | Verdict::Error { len, .. } => {
             len <= room
         }
-        Verdict::Drop(_) | Verdict::Held | Verdict::Reassembled { .. } => true,
+        Verdict::Unresolved { len, .. } => len <= room,
+        Verdict::Drop(_) | Verdict::Held | Verdict::Consumed | Verdict::Reassembled { .. } => true,
     }
 }
 
@@ -458,9 +458,14 @@ fn destination_unreachable_codes() {
             DropReason::NoRoute,
         ),
         (
-            "2001:db8:2::99",
-            icmpv6::UNREACHABLE_ADDRESS,
-            DropReason::NoNeighbor,
+            "2001:db8:100:ffff::1",
+            icmpv6::UNREACHABLE_NO_ROUTE,
+            DropReason::Unreachable,
+        ),
+        (
+            "2001:db8:100:bad::1",
+            icmpv6::UNREACHABLE_PROHIBITED,
+            DropReason::Prohibited,
         ),
     ] {
         let (v, out) = run(&dp, &udp(dst, 64, 8));
@@ -1138,4 +1143,179 @@ fn a_route_hint_counts_for_its_own_destination_once() {
     // Once.
     assert_eq!(c.route_hint, NO_HINT);
     assert!(matches!(send(&mut c), Verdict::Forward { port: 1, .. }));
+}
+
+#[test]
+fn an_unresolved_next_hop_leaves_the_packet_unchanged_for_resolution() {
+    let dp = router();
+    let frame = udp("2001:db8:2::99", 64, 8);
+    let mut c = core(&dp);
+    let mut buf = frame.clone();
+    buf.resize(frame.len() + 128, 0);
+    let v = dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len());
+    assert_eq!(
+        v,
+        Verdict::Unresolved {
+            port: 1,
+            len: frame.len()
+        }
+    );
+    assert_eq!(c.unresolved, a("2001:db8:2::99"));
+    assert_eq!(&buf[..frame.len()], &frame[..]);
+
+    // Resolved: hop limit down by one, Ethernet addresses rewritten.
+    let mut sent = buf.clone();
+    dp.finish_forward(&mut sent, 1, MacAddr([2, 0, 0, 0, 9, 9]));
+    assert_eq!(&sent[0..6], &[2, 0, 0, 0, 9, 9]);
+    assert_eq!(&sent[6..12], &R1_MAC);
+    assert_eq!(sent[21], 63);
+
+    // Failed: Destination Unreachable, code 3, back to the source.
+    let v = dp.address_unreachable(&mut c, &mut buf, 0, frame.len());
+    assert!(
+        matches!(
+            v,
+            Verdict::Error {
+                port: 0,
+                reason: DropReason::NoNeighbor,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
+    let (t, code, _, _) = error_fields(v, &buf);
+    assert_eq!(
+        (t, code),
+        (icmpv6::DEST_UNREACHABLE, icmpv6::UNREACHABLE_ADDRESS)
+    );
+}
+
+#[test]
+fn a_copy_of_a_neighbor_entry_resolves_and_a_stale_one_is_told_once() {
+    use crate::neigh::cache::State;
+    let dp = router();
+    let frame = udp("2001:db8:2::99", 64, 8);
+    let mut c = core(&dp);
+    let mac = MacAddr([2, 0, 0, 0, 9, 9]);
+    let send = |c: &mut Core| {
+        let mut buf = frame.clone();
+        let v = dp.handle(c, 0, &mut buf, frame.len(), frame.len());
+        (v, buf)
+    };
+    c.neighbors
+        .publish(1, a("2001:db8:2::99"), mac, State::Reachable, u64::MAX);
+    let (v, out) = send(&mut c);
+    assert!(matches!(v, Verdict::Forward { port: 1, .. }), "{v:?}");
+    assert_eq!(&out[0..6], &mac.0);
+    assert!(c.nd_events.is_empty());
+
+    c.neighbors
+        .publish(1, a("2001:db8:2::99"), mac, State::Stale, 0);
+    for _ in 0..3 {
+        assert!(matches!(send(&mut c).0, Verdict::Forward { port: 1, .. }));
+    }
+    assert_eq!(
+        c.nd_events,
+        [Event::Used {
+            port: 1,
+            addr: a("2001:db8:2::99")
+        }]
+    );
+
+    c.neighbors
+        .publish(1, a("2001:db8:2::99"), mac, State::Failed, 0);
+    assert!(matches!(
+        send(&mut c).0,
+        Verdict::Unresolved { port: 1, .. }
+    ));
+}
+
+#[test]
+fn advertisements_and_solicitations_tell_the_neighbor_layer() {
+    let dp = router();
+    // A solicitation with a source link-layer address is answered, and the address
+    // recorded.
+    let mut c = core(&dp);
+    let ns = testvec::NS_MULTICAST_FRAME;
+    let mut buf = ns.to_vec();
+    buf.resize(ns.len() + 128, 0);
+    assert_eq!(
+        dp.handle(&mut c, 0, &mut buf, ns.len(), ns.len()),
+        Verdict::Reply { len: 86 }
+    );
+    assert_eq!(
+        c.nd_events,
+        [Event::Source {
+            port: 0,
+            addr: a("2001:db8:1::2"),
+            lladdr: "02:00:00:00:01:02".parse().unwrap(),
+            from: crate::neigh::cache::Source::Solicitation,
+        }]
+    );
+
+    // An advertisement to the router is taken in.
+    let answer = buf[..86].to_vec();
+    let mut na = answer.clone();
+    // Turn the router's own answer around: from the host, to the router.
+    na[0..6].copy_from_slice(&R0_MAC);
+    na[6..12].copy_from_slice(&H1_MAC);
+    na[22..38].copy_from_slice(&a("2001:db8:1::2").octets());
+    na[38..54].copy_from_slice(&a("2001:db8:1::1").octets());
+    na[62..78].copy_from_slice(&a("2001:db8:1::2").octets());
+    na[80..86].copy_from_slice(&H1_MAC[..]);
+    na[56..58].copy_from_slice(&[0, 0]);
+    let sum = checksum::upper_layer(&a("2001:db8:1::2"), &a("2001:db8:1::1"), 58, &na[54..86]);
+    na[56..58].copy_from_slice(&sum.to_be_bytes());
+    let mut c = core(&dp);
+    let mut buf = na.clone();
+    assert_eq!(
+        dp.handle(&mut c, 0, &mut buf, na.len(), na.len()),
+        Verdict::Consumed
+    );
+    match c.nd_events[..] {
+        [Event::Advert { port: 0, advert }] => {
+            assert_eq!(advert.target, a("2001:db8:1::2"));
+            assert_eq!(advert.lladdr, Some(MacAddr(H1_MAC)));
+            assert!(advert.solicited && advert.override_ && advert.router);
+        }
+        ref other => panic!("{other:?}"),
+    }
+    // With a hop limit other than 255 it is refused.
+    let mut bad = na.clone();
+    bad[21] = 64;
+    assert_eq!(
+        dp.handle(&mut core(&dp), 0, &mut bad, na.len(), na.len()),
+        Verdict::Drop(DropReason::NdInvalid)
+    );
+}
+
+#[test]
+fn solicitations_the_router_sends() {
+    let dp = router();
+    let mut buf = vec![0u8; 128];
+    let target = a("2001:db8:2::99");
+    let len = dp.write_solicitation(&mut buf, 1, &target, None).unwrap();
+    let f = &buf[..len];
+    let group = ipv6::solicited_node(&target);
+    assert_eq!(&f[0..6], &MacAddr::ipv6_multicast(&group).0);
+    assert_eq!(&f[6..12], &R1_MAC);
+    let ip = Ipv6Packet::new(&f[14..]).unwrap();
+    assert_eq!((ip.hop_limit(), ip.dst()), (255, group));
+    assert!(ip.src().is_unicast_link_local());
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        58,
+        &f[54..]
+    ));
+    let ns = nd::parse_solicitation(&ip.src(), &ip.dst(), 255, &f[54..]).unwrap();
+    assert_eq!(ns.target, target);
+    assert_eq!(ns.source_lladdr, Some(MacAddr(R1_MAC)));
+    // A unicast probe goes to the cached address.
+    let mac = MacAddr([2, 0, 0, 0, 9, 9]);
+    let len = dp
+        .write_solicitation(&mut buf, 1, &target, Some(mac))
+        .unwrap();
+    let ip = Ipv6Packet::new(&buf[14..len]).unwrap();
+    assert_eq!((&buf[0..6], ip.dst()), (&mac.0[..], target));
 }

@@ -341,6 +341,13 @@ impl Rib {
         self.expiries.first().map(|e| e.0)
     }
 
+    /// Whether some route goes through `addr` on `port`.
+    pub fn has_gateway(&self, port: u16, addr: &Ipv6Addr) -> bool {
+        self.gateways
+            .get(&(port, *addr))
+            .is_some_and(|g| !g.groups.is_empty())
+    }
+
     /// Records what Neighbor Discovery (or the configuration, for a static entry) knows of
     /// `addr` on `port`. A gateway that fails while it is the one chosen for lack of any
     /// reachable router hands the traffic to the next (RFC 4861 6.3.6).

@@ -734,6 +734,14 @@ impl<P> Cache<P> {
         }
     }
 
+    /// Takes every packet waiting for a resolution out of the cache: when the core stops.
+    pub fn take_queued(&mut self) -> Vec<P> {
+        self.entries
+            .iter_mut()
+            .flat_map(|e| e.queue.drain(..))
+            .collect()
+    }
+
     /// Frees up to `budget` entries' worth of the table: STALE and failed entries that no
     /// packet used for the configured time. Other entries are not touched. Returns the
     /// entries freed.

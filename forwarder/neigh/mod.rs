@@ -52,7 +52,11 @@ impl Event {
 #[derive(Debug)]
 pub enum Message<P> {
     /// A packet to `addr` on `port` that needs the entry's owner to resolve it.
-    Resolve { port: u16, addr: Ipv6Addr, packet: P },
+    Resolve {
+        port: u16,
+        addr: Ipv6Addr,
+        packet: P,
+    },
     Event(Event),
     /// An entry changed; see [`cache::Action::Publish`].
     Publish {
@@ -63,7 +67,10 @@ pub enum Message<P> {
         reachable_until: u64,
     },
     /// An entry was freed.
-    Forget { port: u16, addr: Ipv6Addr },
+    Forget {
+        port: u16,
+        addr: Ipv6Addr,
+    },
 }
 
 /// A neighbor's reachability, for the management thread to give the routing table.

@@ -124,6 +124,7 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
             + n(&core["replied"])
             + n(&core["icmp_errors"])
             + n(&core["answer_fragments"])
+            + n(&core["solicitations"])
     );
     assert_eq!(
         n(&core["rx"]),
@@ -131,7 +132,13 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
             + n(&core["replied"])
             + n(&core["dropped"])
             + n(&core["fragments_held"])
+            + n(&core["nd_consumed"])
     );
+    // The hosts were found by Neighbor Discovery, with no static entry: from their own
+    // solicitations to the router, or from the router's, answered.
+    assert!(n(&core["solicitations"]) >= 1, "{r:#}");
+    assert!(n(&core["nd_consumed"]) >= 1, "{r:#}");
+    assert_eq!(n(&core["nd_messages_lost"]), 0, "{r:#}");
     // The hosts' own chatter (MLD reports, router solicitations) is all the router drops.
     for (reason, count) in r["drops"].as_object().unwrap() {
         if !["multicast_destination", "local_unsupported"].contains(&reason.as_str()) {
@@ -684,5 +691,33 @@ fn doctor_says_what_to_fix() {
     assert!(
         text.contains("FAIL  port       port0: no PCI device 0000:99:00.0"),
         "{text}"
+    );
+}
+
+#[test]
+fn an_address_nobody_holds_gets_address_unreachable_after_three_solicitations() {
+    let lab = Lab::start('u', &[1500, 1500], &[1], "", &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    // On h2's link, held by no one.
+    let absent = Ipv6Addr::from(u128::from(h2.addr) ^ 0x55);
+    let out = h1
+        .exec(&["ping", "-6", "-c", "1", "-W", "6", &absent.to_string()])
+        .expect("ping runs");
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.contains("Address unreachable"),
+        "ping to {absent} through the router:\n{out}"
+    );
+    // The hosts themselves are still reached.
+    ping(h1, h2.addr, 2);
+    let r = stop_and_report(fwd);
+    let core = &r["cores"][0];
+    assert_eq!(n(&r["drops"]["no_neighbor"]), 1, "{r:#}");
+    // Three for the absent address, and at least one for h2.
+    assert!(n(&core["solicitations"]) >= 4, "{r:#}");
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
     );
 }

@@ -295,8 +295,14 @@ mod tests {
                 target_lladdr: Some(mac)
             }
         );
-        assert_eq!(parse_advertisement(&unicast, 64, &msg), Err(NaError::HopLimit));
-        assert_eq!(parse_advertisement(&unicast, 255, &msg[..20]), Err(NaError::Short));
+        assert_eq!(
+            parse_advertisement(&unicast, 64, &msg),
+            Err(NaError::HopLimit)
+        );
+        assert_eq!(
+            parse_advertisement(&unicast, 255, &msg[..20]),
+            Err(NaError::Short)
+        );
         assert_eq!(
             parse_advertisement(&ipv6::ALL_NODES, 255, &msg),
             Err(NaError::SolicitedToMulticast)
@@ -306,10 +312,16 @@ mod tests {
         assert_eq!(parse_advertisement(&unicast, 255, &m), Err(NaError::Code));
         let mut m = msg;
         m[25] = 0;
-        assert_eq!(parse_advertisement(&unicast, 255, &m), Err(NaError::BadOption));
+        assert_eq!(
+            parse_advertisement(&unicast, 255, &m),
+            Err(NaError::BadOption)
+        );
         let mut m = msg;
         m[8] = 0xff;
-        assert_eq!(parse_advertisement(&unicast, 255, &m), Err(NaError::MulticastTarget));
+        assert_eq!(
+            parse_advertisement(&unicast, 255, &m),
+            Err(NaError::MulticastTarget)
+        );
         // Without the option: valid, no address.
         let na = parse_advertisement(&unicast, 255, &msg[..24]).unwrap();
         assert_eq!(na.target_lladdr, None);
@@ -322,7 +334,8 @@ mod tests {
         let mut msg = [0u8; 32];
         let len = write_solicitation(&mut msg, &target, mac).unwrap();
         let src: Ipv6Addr = "fe80::1".parse().unwrap();
-        let ns = parse_solicitation(&src, &ipv6::solicited_node(&target), 255, &msg[..len]).unwrap();
+        let ns =
+            parse_solicitation(&src, &ipv6::solicited_node(&target), 255, &msg[..len]).unwrap();
         assert_eq!(ns.target, target);
         assert_eq!(ns.source_lladdr, Some(mac));
         assert!(write_solicitation(&mut msg[..31], &target, mac).is_none());

@@ -618,7 +618,7 @@ proptest::proptest! {
         let limits = Limits { gc_after_ms: 20_000, ..Limits::default() };
         let mut c: Cache<u32> = Cache::new(vec![Timers::default()], limits, 0);
         let mut view = NeighborView::default();
-        let addr = |n: u8| Ipv6Addr::from(0xfe80u128 << 112 | u128::from(n) + 1);
+        let addr = |n: u8| Ipv6Addr::from((0xfe80u128 << 112) | (u128::from(n) + 1));
         let mut now = 0u64;
         for (k, op) in ops.iter().enumerate() {
             match *op {
