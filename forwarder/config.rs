@@ -10,6 +10,15 @@
 //! mtu = 1500                      # optional, default 1500
 //! addresses = ["2001:db8:1::1/64"]
 //!
+//! [port.nd]                       # optional: Neighbor Discovery's timers on the port above
+//! reachable_time_ms = 30000       # BaseReachableTime
+//! retrans_timer_ms = 1000         # RetransTimer
+//!
+//! [port.ra]                       # optional: send Router Advertisements on the port above
+//! max_interval_s = 600
+//! lifetime_s = 1800               # 0: not a default router
+//! preference = "medium"
+//!
 //! [[route]]
 //! prefix = "::/0"
 //! via = "2001:db8:1::ff"          # gateway; or `port` alone for an on-link prefix
@@ -37,8 +46,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::advert::RaConf;
 use crate::dataplane::IcmpLimits;
 use crate::neigh::Neighbor;
+use crate::neigh::cache::Timers;
 use crate::polling::PollMode;
 use crate::route::{DEFAULT_METRIC, NextHop, Preference, Prefix, Reject, Route, Source};
 use crate::wire::MacAddr;
@@ -103,6 +114,10 @@ pub struct PortConf {
     pub mtu: u16,
     /// The port's addresses, with the prefix length of their subnet.
     pub addresses: Vec<Prefix>,
+    /// Neighbor Discovery's timers on the port.
+    pub nd: Timers,
+    /// What the port advertises, if it sends Router Advertisements.
+    pub ra: Option<RaConf>,
 }
 
 /// A validated configuration: everything in it was checked and is consistent.
@@ -207,6 +222,30 @@ struct RawPort {
     mtu: Option<Spanned<u16>>,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
+    #[serde(default)]
+    nd: RawNd,
+    ra: Option<RawRa>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNd {
+    reachable_time_ms: Option<Spanned<u32>>,
+    retrans_timer_ms: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRa {
+    min_interval_s: Option<Spanned<u32>>,
+    max_interval_s: Option<Spanned<u32>>,
+    lifetime_s: Option<Spanned<u32>>,
+    preference: Option<Spanned<String>>,
+    managed: Option<bool>,
+    other: Option<bool>,
+    mtu: Option<bool>,
+    valid_lifetime_s: Option<Spanned<u32>>,
+    preferred_lifetime_s: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -706,14 +745,129 @@ fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortC
             all_addresses.push((addr, i));
             addresses.push(prefix);
         }
+        let nd = Timers {
+            // RFC 4861 10: BaseReachableTime at most an hour.
+            base_reachable_ms: in_range(
+                ck,
+                p.nd.reachable_time_ms,
+                &format!("{field}.nd.reachable_time_ms"),
+                Timers::default().base_reachable_ms,
+                1_000,
+                3_600_000,
+            ),
+            retrans_ms: in_range(
+                ck,
+                p.nd.retrans_timer_ms,
+                &format!("{field}.nd.retrans_timer_ms"),
+                Timers::default().retrans_ms,
+                100,
+                60_000,
+            ),
+            ..Timers::default()
+        };
+        let ra = p.ra.map(|r| validate_ra(ck, &field, r));
         ports.push(PortConf {
             name,
             device,
             mtu,
             addresses,
+            nd,
+            ra,
         });
     }
     ports
+}
+
+/// What a port advertises, checked against RFC 4861 6.2.1.
+fn validate_ra(ck: &mut Checker<'_>, field: &str, r: RawRa) -> RaConf {
+    let d = RaConf::default();
+    let f = |name: &str| format!("{field}.ra.{name}");
+    let max = in_range(
+        ck,
+        r.max_interval_s,
+        &f("max_interval_s"),
+        d.max_interval_s,
+        4,
+        1800,
+    );
+    // MinRtrAdvInterval: 3 s to 0.75 of the maximum; by default a third of it.
+    let min_default = if max >= 9 { max / 3 } else { max * 3 / 4 };
+    let min = in_range(
+        ck,
+        r.min_interval_s,
+        &f("min_interval_s"),
+        min_default.max(3),
+        3,
+        (max * 3 / 4).max(3),
+    );
+    // AdvDefaultLifetime: 0, or the maximum interval to 9000 s; by default 3 times it.
+    let lifetime = match r.lifetime_s {
+        None => (3 * max).min(9000),
+        Some(l) => {
+            let span = l.span();
+            let l = l.into_inner();
+            if l != 0 && !(max..=9000).contains(&l) {
+                ck.error(
+                    span,
+                    f("lifetime_s"),
+                    format!("{l}: 0, or {max} (max_interval_s) to 9000"),
+                );
+            }
+            l.min(9000)
+        }
+    };
+    let preference = match r
+        .preference
+        .as_ref()
+        .map(|p| (p.get_ref().as_str(), p.span()))
+    {
+        None | Some(("medium", _)) => Preference::Medium,
+        Some(("high", _)) => Preference::High,
+        Some(("low", _)) => Preference::Low,
+        Some((other, span)) => {
+            ck.error(
+                span,
+                f("preference"),
+                format!("{other:?}: the preferences are high, medium and low"),
+            );
+            Preference::Medium
+        }
+    };
+    let valid = in_range(
+        ck,
+        r.valid_lifetime_s,
+        &f("valid_lifetime_s"),
+        d.valid_lifetime_s,
+        0,
+        u32::MAX,
+    );
+    let preferred_span = r.preferred_lifetime_s.as_ref().map(|p| p.span());
+    let preferred = in_range(
+        ck,
+        r.preferred_lifetime_s,
+        &f("preferred_lifetime_s"),
+        d.preferred_lifetime_s.min(valid),
+        0,
+        u32::MAX,
+    );
+    if preferred > valid {
+        ck.error(
+            preferred_span.unwrap_or(0..0),
+            f("preferred_lifetime_s"),
+            format!("{preferred} is longer than valid_lifetime_s ({valid})"),
+        );
+    }
+    RaConf {
+        min_interval_s: min,
+        max_interval_s: max,
+        lifetime_s: lifetime as u16,
+        preference,
+        managed: r.managed.unwrap_or(false),
+        other: r.other.unwrap_or(false),
+        mtu: r.mtu.unwrap_or(true),
+        valid_lifetime_s: valid,
+        preferred_lifetime_s: preferred,
+    }
 }
 
 /// Finds the port by name, reporting an unknown one.
@@ -1142,6 +1296,22 @@ lladdr = "02:00:00:00:00:ff"
                 "route[0].preference: \"top\": the preferences are high, medium and low",
             ),
             (
+                "[port.ra]\nmax_interval_s = 3\n",
+                "port[0].ra.max_interval_s: 3 is out of range 4 to 1800",
+            ),
+            (
+                "[port.ra]\nlifetime_s = 100\n",
+                "port[0].ra.lifetime_s: 100: 0, or 600 (max_interval_s) to 9000",
+            ),
+            (
+                "[port.ra]\npreferred_lifetime_s = 7200\nvalid_lifetime_s = 3600\n",
+                "port[0].ra.preferred_lifetime_s: 7200 is longer than valid_lifetime_s (3600)",
+            ),
+            (
+                "[port.nd]\nretrans_timer_ms = 5\n",
+                "port[0].nd.retrans_timer_ms: 5 is out of range 100 to 60000",
+            ),
+            (
                 "[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00:01\"\n[[neighbor]]\naddress = \"2001:db8:1::9\"\nlladdr = \"02:00:00:00:00:02\"\n",
                 "2001:db8:1::9 is configured twice on port0",
             ),
@@ -1155,7 +1325,7 @@ lladdr = "02:00:00:00:00:ff"
             ),
         ];
         for (extra, want) in cases {
-            let text = if extra.starts_with("[[") {
+            let text = if extra.starts_with('[') {
                 format!("{base}{extra}")
             } else {
                 format!("{extra}{base}")

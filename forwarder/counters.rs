@@ -127,10 +127,12 @@ pub struct CoreCounters {
     pub reassembly_expired: Counter,
     /// ICMPv6 errors sent.
     pub icmp_errors: Counter,
-    /// Neighbor Advertisements taken in by the neighbor layer.
+    /// Neighbor Advertisements and Router Solicitations taken in.
     pub nd_consumed: Counter,
     /// Neighbor Solicitations the router sent to resolve or probe a neighbor.
     pub solicitations: Counter,
+    /// Router Advertisements the router sent.
+    pub router_adverts: Counter,
     /// Neighbor Discovery messages not sent for want of a buffer, and events between cores
     /// lost to a full inbox.
     pub nd_messages_lost: Counter,

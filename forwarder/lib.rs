@@ -14,6 +14,7 @@
 #[path = "../ffi/mod.rs"]
 pub mod ffi;
 
+pub mod advert;
 pub mod config;
 pub mod counters;
 pub mod dataplane;

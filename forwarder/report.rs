@@ -32,6 +32,7 @@ pub struct CoreReport {
     pub reassembly_expired: u64,
     pub nd_consumed: u64,
     pub solicitations: u64,
+    pub router_adverts: u64,
     pub nd_messages_lost: u64,
     pub idle_polls: u64,
     /// Seconds spent in poll rounds that found packets, in rounds that found none, and
@@ -60,6 +61,7 @@ impl CoreReport {
             reassembly_expired: c.reassembly_expired.get(),
             nd_consumed: c.nd_consumed.get(),
             solicitations: c.solicitations.get(),
+            router_adverts: c.router_adverts.get(),
             nd_messages_lost: c.nd_messages_lost.get(),
             idle_polls: c.idle_polls.get(),
             busy_seconds: seconds(c.busy_cycles.get()),

@@ -125,6 +125,15 @@ impl Preference {
             _ => Preference::Medium,
         }
     }
+
+    /// The 2-bit Prf field for this preference.
+    pub fn to_prf(self) -> u8 {
+        match self {
+            Preference::High => 0b01,
+            Preference::Medium => 0b00,
+            Preference::Low => 0b11,
+        }
+    }
 }
 
 impl fmt::Display for Preference {

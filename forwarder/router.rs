@@ -14,7 +14,7 @@ use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
 use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, RxQueue, TxQueue};
 use crate::fib::{PathText, Rib, RibError};
-use crate::neigh::cache::{Limits, Timers};
+use crate::neigh::cache::Limits;
 use crate::neigh::{Exchange, NeighborTable};
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
 use crate::wire::{MacAddr, ethernet};
@@ -180,7 +180,7 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         let w = Worker {
             index,
             exchange: Arc::clone(&exchange),
-            nd_timers: vec![Timers::default(); config.ports.len()],
+            nd_timers: config.ports.iter().map(|p| p.nd).collect(),
             nd_limits: Limits::default(),
             queues,
             burst: usize::from(config.burst),
@@ -344,7 +344,8 @@ impl Ports {
             info!(dpdk_port = id.0, driver = %info.driver, up = link.up, speed_mbps = link.speed_mbps, "port {} link", p.name);
         }
         let addrs: Vec<_> = p.addresses.iter().map(|a| (a.addr, a.len)).collect();
-        let view = PortView::new(MacAddr(info.mac), mtu, &addrs);
+        let mut view = PortView::new(MacAddr(info.mac), mtu, &addrs);
+        view.ra = p.ra.clone();
         Ok((view, info.rx_queues, info.tx_queues))
     }
 }

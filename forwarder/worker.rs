@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::counters::{CoreCounters, DropReason};
 use std::time::Duration;
 
+use crate::advert::Schedule;
 use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict, destination_key};
 use crate::ffi::{self, BURST_MAX, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::fib::Leaf;
@@ -83,6 +84,17 @@ impl Worker {
         let ns_per_tick = 1e9 / self.tsc_hz.max(1) as f64;
         let mut cache: Cache<Pending> =
             Cache::new(std::mem::take(&mut self.nd_timers), self.nd_limits, 0);
+        // The first worker sends the Router Advertisements of every port that makes them.
+        let mut adverts: Vec<Option<Schedule>> = self
+            .dataplane
+            .ports()
+            .iter()
+            .map(|p| {
+                p.ra.as_ref()
+                    .filter(|_| self.index == 0)
+                    .map(|conf| Schedule::new(conf, 0))
+            })
+            .collect();
         let mut backoff = Backoff::new(self.polling);
         if matches!(self.polling, PollMode::Adaptive { .. }) {
             precise_sleeps();
@@ -116,7 +128,8 @@ impl Worker {
                 self.send(&mut queues, &mut out.tx);
             }
             core.now_ns = ((ffi::rdtsc() - start) as f64 * ns_per_tick) as u64;
-            received += self.neighbor_round(&mut core, &mut cache, &mut queues, &mut out);
+            received +=
+                self.neighbor_round(&mut core, &mut cache, &mut adverts, &mut queues, &mut out);
             out.drops.free();
             self.send(&mut queues, &mut out.tx);
             let now = ffi::rdtsc();
@@ -130,7 +143,12 @@ impl Worker {
 
             // Of the core's timers only the neighbors' must fire by themselves: reassembly
             // expiry and the error budget are brought up to date when the next packet comes.
-            let due = cache.next_due().map(|t| t.saturating_sub(core.now_ns));
+            let ra_due = adverts.iter().flatten().map(Schedule::next).min();
+            let due = match (cache.next_due(), ra_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .map(|t| t.saturating_sub(core.now_ns));
             let sleep_ns = backoff.after_round(received, due);
             if sleep_ns > 0 {
                 std::thread::sleep(Duration::from_nanos(sleep_ns));
@@ -141,7 +159,35 @@ impl Worker {
         // What still waits for resolution here goes with the worker.
         let left = cache.take_queued().len() as u64;
         c.drop_packets(DropReason::NdAbandoned, left);
+        // RFC 4861 6.2.5: a port that stops advertising says so, with a lifetime of 0.
+        for (port, _) in adverts.iter().enumerate().filter(|(_, s)| s.is_some()) {
+            self.send_router_advert(port as u16, Some(0), &mut queues, &mut out);
+        }
+        self.send(&mut queues, &mut out.tx);
         0
+    }
+
+    /// Sends port `port`'s Router Advertisement, with its lifetime or `lifetime_s`.
+    fn send_router_advert(
+        &self,
+        port: u16,
+        lifetime_s: Option<u16>,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) {
+        let made = Mbuf::alloc(&self.pool).and_then(|mut m| {
+            let len = self
+                .dataplane
+                .write_router_advert(m.buffer_mut()?, port, lifetime_s)?;
+            m.set_len(len).then_some(m)
+        });
+        match made {
+            Some(m) => {
+                self.counters.router_adverts.add(1);
+                self.queue(port, m, queues, out);
+            }
+            None => self.counters.nd_messages_lost.add(1),
+        }
     }
 
     /// The neighbor work of one poll round: hands what the packets told of neighbors to
@@ -151,6 +197,7 @@ impl Worker {
         &self,
         core: &mut Core,
         cache: &mut Cache<Pending>,
+        adverts: &mut [Option<Schedule>],
         queues: &mut [(RxQueue, TxQueue)],
         out: &mut Output,
     ) -> usize {
@@ -160,6 +207,10 @@ impl Worker {
         let mut work = core.nd_events.len();
         let mut events = std::mem::take(&mut core.nd_events);
         for ev in events.drain(..) {
+            if let Event::RouterSolicit { port } = ev {
+                self.router_solicited(adverts, port, now);
+                continue;
+            }
             let (port, addr) = ev.key();
             let owner = ex.owner(port, &addr);
             if owner == self.index {
@@ -179,6 +230,9 @@ impl Worker {
                 Message::Resolve { port, addr, packet } => {
                     self.resolve_here(cache, port, addr, now, packet, queues, out);
                 }
+                Message::Event(Event::RouterSolicit { port }) => {
+                    self.router_solicited(adverts, port, now)
+                }
                 Message::Event(ev) => apply(cache, ev, now),
                 Message::Publish {
                     port,
@@ -193,6 +247,14 @@ impl Worker {
             }
         }
 
+        for (port, schedule) in adverts.iter_mut().enumerate() {
+            if let Some(s) = schedule.as_mut().filter(|s| s.due(now)) {
+                s.sent(now);
+                self.send_router_advert(port as u16, None, queues, out);
+                work += 1;
+            }
+        }
+
         cache.advance(now);
         cache.collect(now, COLLECT_PER_ROUND);
         let mut actions: Vec<Action<Pending>> = cache.actions().collect();
@@ -201,6 +263,22 @@ impl Worker {
             self.carry_out(core, action, queues, out);
         }
         work
+    }
+
+    /// A Router Solicitation on `port`: the first worker brings the port's next
+    /// advertisement forward; another passes it on to the first.
+    fn router_solicited(&self, adverts: &mut [Option<Schedule>], port: u16, now: u64) {
+        if self.index == 0 {
+            if let Some(Some(s)) = adverts.get_mut(usize::from(port)) {
+                s.solicited(now);
+            }
+        } else if self
+            .exchange
+            .send(0, Message::Event(Event::RouterSolicit { port }))
+            .is_err()
+        {
+            self.counters.nd_messages_lost.add(1);
+        }
     }
 
     /// Carries out one decision of this worker's neighbor entries.
@@ -666,5 +744,7 @@ fn apply(cache: &mut Cache<Pending>, ev: Event, now: u64) {
             from,
         } => cache.on_source(port, addr, lladdr, from, now),
         Event::Used { port, addr } => cache.touch(port, addr, now),
+        // Handled before: advertisements are no neighbor entry's.
+        Event::RouterSolicit { .. } => {}
     }
 }

@@ -177,6 +177,29 @@ impl Dataplane {
                     .hop_limit();
                 answer_solicitation(core, port, buf, rx, at, src, dst, hop_limit)
             }
+            icmpv6::ROUTER_SOLICIT if port.ra.is_some() && !rx.reassembled => {
+                let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
+                    .expect("frames past handle() hold both headers")
+                    .hop_limit();
+                match nd::parse_router_solicitation(src, hop_limit, &buf[at..rx.frame_len]) {
+                    Ok(lladdr) => {
+                        // RFC 4861 6.2.6: the sender's address updates its neighbor entry,
+                        // and the solicitation brings the next advertisement forward.
+                        if let (Some(lladdr), false) = (lladdr, src.is_unspecified()) {
+                            core.nd_events.push(Event::Source {
+                                port: rx.in_port,
+                                addr: *src,
+                                lladdr,
+                                from: Source::RouterSolicitation,
+                            });
+                        }
+                        core.nd_events
+                            .push(Event::RouterSolicit { port: rx.in_port });
+                        Verdict::Consumed
+                    }
+                    Err(_) => Verdict::Drop(DropReason::NdInvalid),
+                }
+            }
             icmpv6::NEIGHBOR_ADVERT => {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
                     .expect("frames past handle() hold both headers")

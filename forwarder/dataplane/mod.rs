@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
+use crate::advert::RaConf;
 use crate::counters::{CoreCounters, DropReason};
 use crate::fib::{FibCell, FibReader, Leaf, flow_hash};
 use crate::neigh::cache::State;
@@ -52,6 +53,8 @@ pub struct PortView {
     pub groups: Vec<Ipv6Addr>,
     /// The subnet prefixes of the port's addresses (address, length).
     pub subnets: Vec<(Ipv6Addr, u8)>,
+    /// What the port advertises, if it sends Router Advertisements.
+    pub ra: Option<RaConf>,
 }
 
 impl PortView {
@@ -76,6 +79,7 @@ impl PortView {
             addresses: addrs,
             groups,
             subnets,
+            ra: None,
         }
     }
 
@@ -617,6 +621,64 @@ impl Dataplane {
             &rx,
             IcmpError::unreachable(icmpv6::UNREACHABLE_ADDRESS, DropReason::NoNeighbor),
         )
+    }
+
+    /// Writes into `buf` a Router Advertisement for `port` to all-nodes, from its
+    /// link-local address (RFC 4861 6.2.3): its configured flags and lifetime (or
+    /// `lifetime_s`, for the last one when it stops), its link-layer address and MTU, and
+    /// its subnets as prefixes, autonomous where they are /64s. Returns the frame's length,
+    /// or `None` if the port does not advertise.
+    pub fn write_router_advert(
+        &self,
+        buf: &mut [u8],
+        port: u16,
+        lifetime_s: Option<u16>,
+    ) -> Option<usize> {
+        let view = self.ports.get(usize::from(port))?;
+        let conf = view.ra.as_ref()?;
+        let src = view.link_local()?;
+        let lifetime = lifetime_s.unwrap_or(conf.lifetime_s);
+        // RFC 4191 2.2: a router that is no default router advertises medium.
+        let prf = if lifetime == 0 {
+            0
+        } else {
+            conf.preference.to_prf()
+        };
+        let ra = nd::RouterAdvert {
+            cur_hop_limit: HOP_LIMIT,
+            flags: if conf.managed { nd::RA_MANAGED } else { 0 }
+                | if conf.other { nd::RA_OTHER } else { 0 }
+                | (prf << 3),
+            lifetime_s: lifetime,
+            lladdr: view.mac,
+            mtu: conf.mtu.then_some(u32::from(view.mtu)),
+        };
+        let prefixes: Vec<nd::PrefixInfo> = view
+            .subnets
+            .iter()
+            .filter(|(a, len)| !a.is_unicast_link_local() && *len < 128)
+            .map(|&(a, len)| {
+                let flags = nd::PREFIX_ON_LINK | if len == 64 { nd::PREFIX_AUTONOMOUS } else { 0 };
+                let net = crate::route::Prefix::new(a, len).network().addr;
+                (
+                    net,
+                    len,
+                    flags,
+                    conf.valid_lifetime_s,
+                    conf.preferred_lifetime_s,
+                )
+            })
+            .collect();
+        let len = nd::write_router_advert(buf.get_mut(L4_OFFSET..)?, &ra, &prefixes)?;
+        let dst = ipv6::ALL_NODES;
+        let c = checksum::upper_layer(&src, &dst, exthdr::ICMPV6, &buf[L4_OFFSET..L4_OFFSET + len]);
+        icmpv6::Icmpv6Message::new(&mut buf[L4_OFFSET..])?.set_checksum(c);
+        local::write_ipv6_header(buf, len, exthdr::ICMPV6, nd::ND_HOP_LIMIT, &src, &dst);
+        let mut eth = EthernetFrame::new(&mut buf[..])?;
+        eth.set_destination(MacAddr::ipv6_multicast(&dst));
+        eth.set_source(view.mac);
+        buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        Some(L4_OFFSET + len)
     }
 
     /// Writes into `buf` a Neighbor Solicitation for `target` out of `port`: to its

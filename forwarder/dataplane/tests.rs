@@ -1319,3 +1319,86 @@ fn solicitations_the_router_sends() {
     let ip = Ipv6Packet::new(&buf[14..len]).unwrap();
     assert_eq!((&buf[0..6], ip.dst()), (&mac.0[..], target));
 }
+
+#[test]
+fn router_solicitations_and_advertisements() {
+    let mut lan = PortView::new(MacAddr(R0_MAC), 1500, &[(a("2001:db8:1::1"), 64)]);
+    lan.ra = Some(crate::advert::RaConf {
+        preference: crate::route::Preference::High,
+        ..Default::default()
+    });
+    let wan = PortView::new(MacAddr(R1_MAC), 1280, &[(a("2001:db8:2::1"), 64)]);
+    let rib = crate::fib::Rib::with_routes(2, &[], &[]).unwrap();
+    let dp = Dataplane::new(vec![lan, wan], rib.cell(), NeighborTable::default());
+
+    // The advertisement: to all-nodes from the link-local address, high preference,
+    // the /64 as an autonomous prefix.
+    let mut buf = vec![0u8; 256];
+    let len = dp.write_router_advert(&mut buf, 0, None).unwrap();
+    let f = &buf[..len];
+    let ip = Ipv6Packet::new(&f[14..]).unwrap();
+    assert_eq!((ip.dst(), ip.hop_limit()), (ipv6::ALL_NODES, 255));
+    assert!(ip.src().is_unicast_link_local());
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        58,
+        &f[54..]
+    ));
+    assert_eq!(
+        (f[54], f[59] & 0x18, &f[60..62]),
+        (134, 0x08, &1800u16.to_be_bytes()[..])
+    );
+    // After the 16-byte header, the link-layer address and MTU options, 8 bytes each.
+    assert_eq!(&f[54 + 48..54 + 64], &a("2001:db8:1::").octets());
+    // The last one, with lifetime 0, says medium (RFC 4191 2.2).
+    let len = dp.write_router_advert(&mut buf, 0, Some(0)).unwrap();
+    assert_eq!((buf[59] & 0x18, &buf[60..62]), (0, &[0u8, 0][..]));
+    assert!(len > 54);
+    // A port that does not advertise makes none.
+    assert!(dp.write_router_advert(&mut buf, 1, None).is_none());
+
+    // A solicitation with a source link-layer address, to all-routers.
+    let rs = || {
+        let src = a("fe80::2");
+        let mut icmp = vec![133, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+        icmp.extend_from_slice(&H1_MAC);
+        let sum = checksum::upper_layer(&src, &ipv6::ALL_ROUTERS, 58, &icmp);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+        let mut f = Vec::new();
+        f.extend_from_slice(&MacAddr::ipv6_multicast(&ipv6::ALL_ROUTERS).0);
+        f.extend_from_slice(&H1_MAC);
+        f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 16, 58, 255]);
+        f.extend_from_slice(&src.octets());
+        f.extend_from_slice(&ipv6::ALL_ROUTERS.octets());
+        f.extend_from_slice(&icmp);
+        f
+    };
+    let frame = rs();
+    let mut c = core(&dp);
+    let mut b = frame.clone();
+    assert_eq!(
+        dp.handle(&mut c, 0, &mut b, frame.len(), frame.len()),
+        Verdict::Consumed
+    );
+    assert_eq!(
+        c.nd_events,
+        [
+            Event::Source {
+                port: 0,
+                addr: a("fe80::2"),
+                lladdr: MacAddr(H1_MAC),
+                from: crate::neigh::cache::Source::RouterSolicitation,
+            },
+            Event::RouterSolicit { port: 0 }
+        ]
+    );
+    // On a port that does not advertise, it is not answered.
+    let mut c = core(&dp);
+    let mut b = frame.clone();
+    assert_eq!(
+        dp.handle(&mut c, 1, &mut b, frame.len(), frame.len()),
+        Verdict::Drop(DropReason::LocalUnsupported)
+    );
+    assert!(c.nd_events.is_empty());
+}

@@ -35,6 +35,9 @@ pub enum Event {
     },
     /// A packet went out through the copy of a STALE entry.
     Used { port: u16, addr: Ipv6Addr },
+    /// A valid Router Solicitation came in on `port`, which advertises: not about a
+    /// neighbor entry, but for the worker that sends the advertisements.
+    RouterSolicit { port: u16 },
 }
 
 impl Event {
@@ -43,6 +46,7 @@ impl Event {
         match *self {
             Event::Advert { port, advert } => (port, advert.target),
             Event::Source { port, addr, .. } | Event::Used { port, addr } => (port, addr),
+            Event::RouterSolicit { port } => (port, Ipv6Addr::UNSPECIFIED),
         }
     }
 }

@@ -125,6 +125,7 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
             + n(&core["icmp_errors"])
             + n(&core["answer_fragments"])
             + n(&core["solicitations"])
+            + n(&core["router_adverts"])
     );
     assert_eq!(
         n(&core["rx"]),
@@ -720,4 +721,60 @@ fn an_address_nobody_holds_gets_address_unreachable_after_three_solicitations() 
         r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
         "{r:#}"
     );
+}
+
+/// Polls `cmd` in `host` for up to `secs` seconds until its output satisfies `want`.
+fn wait_for(host: &lab::Host, cmd: &[&str], secs: u64, want: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let out = host_output(host, cmd);
+        if want(&out) || std::time::Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn router_advertisements_answer_rdisc6_and_the_last_one_withdraws_the_router() {
+    // [port.ra] belongs to the last [[port]]: h2's link advertises, h1's does not.
+    let ra = "\n[port.ra]\nmax_interval_s = 30\nlifetime_s = 1800\npreference = \"high\"\n";
+    let lab = Lab::start('r', &[1500, 1400], &[1], ra, &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+
+    let out = host_output(h2, &["rdisc6", "-1", "-w", "2000", "eth0"]);
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key:?} in rdisc6's output:\n{out}"))
+            .to_owned()
+    };
+    assert!(line("Router preference").contains("high"), "{out}");
+    assert!(line("Router lifetime").contains("1800"), "{out}");
+    assert!(line("MTU").contains("1400"), "{out}");
+    let s = h2.addr.segments();
+    let subnet = format!("{:x}:{:x}:{:x}::/64", s[0], s[1], s[2]);
+    assert!(line("Prefix").contains(&subnet), "{out}");
+    assert!(line("Autonomous").contains("Yes"), "{out}");
+
+    let quiet = h1
+        .exec(&["rdisc6", "-1", "-r", "1", "-w", "1000", "eth0"])
+        .expect("rdisc6 runs");
+    assert!(
+        !quiet.status.success(),
+        "h1's link does not advertise:\n{}",
+        String::from_utf8_lossy(&quiet.stdout)
+    );
+
+    // The Linux host took the router as a default router of high preference.
+    let route = ["ip", "-6", "route", "show", "default", "proto", "ra"];
+    let learned = wait_for(h2, &route, 5, |o| o.contains("pref high"));
+    assert!(learned.contains("pref high"), "{learned}");
+
+    let r = stop_and_report(fwd);
+    assert!(n(&r["cores"][0]["router_adverts"]) >= 2, "{r:#}");
+    // The last advertisement, with a lifetime of 0, withdrew it.
+    let after = wait_for(h2, &route, 5, |o| o.trim().is_empty());
+    assert!(after.trim().is_empty(), "still a default router:\n{after}");
 }

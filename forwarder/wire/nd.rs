@@ -235,6 +235,135 @@ pub fn write_solicitation(buf: &mut [u8], target: &Ipv6Addr, lladdr: MacAddr) ->
     Some(len)
 }
 
+/// Option type: Prefix Information.
+pub const OPT_PREFIX_INFO: u8 = 3;
+/// Option type: MTU.
+pub const OPT_MTU: u8 = 5;
+/// Length of a Router Advertisement before its options.
+pub const RA_LEN: usize = 16;
+/// Length of a Router Solicitation before its options.
+pub const RS_LEN: usize = 8;
+/// Prefix Information flags: on-link, and autonomous address configuration.
+pub const PREFIX_ON_LINK: u8 = 0x80;
+pub const PREFIX_AUTONOMOUS: u8 = 0x40;
+/// Router Advertisement flags: managed, and other configuration.
+pub const RA_MANAGED: u8 = 0x80;
+pub const RA_OTHER: u8 = 0x40;
+
+/// Why a Router Solicitation fails the validity checks of RFC 4861 section 6.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RsError {
+    #[error("hop limit is not 255")]
+    HopLimit,
+    #[error("ICMP code is not 0")]
+    Code,
+    #[error("message shorter than 8 bytes")]
+    Short,
+    #[error("an option has length zero or runs past the message")]
+    BadOption,
+    #[error("unspecified source with a source link-layer address option")]
+    UnspecifiedSourceWithLladdr,
+}
+
+/// Validates a Router Solicitation as RFC 4861 section 6.1.1 requires, except for the
+/// checksum, which the caller has verified; returns its Source Link-layer Address option,
+/// if any.
+pub fn parse_router_solicitation(
+    src: &Ipv6Addr,
+    hop_limit: u8,
+    msg: &[u8],
+) -> Result<Option<MacAddr>, RsError> {
+    if hop_limit != ND_HOP_LIMIT {
+        return Err(RsError::HopLimit);
+    }
+    if msg.len() < RS_LEN {
+        return Err(RsError::Short);
+    }
+    if msg[1] != 0 {
+        return Err(RsError::Code);
+    }
+    let mut lladdr = None;
+    let mut has_lladdr = false;
+    let mut opts = &msg[RS_LEN..];
+    while !opts.is_empty() {
+        if opts.len() < 2 || opts[1] == 0 {
+            return Err(RsError::BadOption);
+        }
+        let len = usize::from(opts[1]) * 8;
+        if len > opts.len() {
+            return Err(RsError::BadOption);
+        }
+        if opts[0] == OPT_SOURCE_LLADDR {
+            has_lladdr = true;
+            if len == LLADDR_OPT_LEN {
+                lladdr = Some(MacAddr([
+                    opts[2], opts[3], opts[4], opts[5], opts[6], opts[7],
+                ]));
+            }
+        }
+        opts = &opts[len..];
+    }
+    if src.is_unspecified() && has_lladdr {
+        return Err(RsError::UnspecifiedSourceWithLladdr);
+    }
+    Ok(lladdr)
+}
+
+/// The fixed fields of a Router Advertisement the router sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterAdvert {
+    pub cur_hop_limit: u8,
+    /// The flags byte: M, O and RFC 4191's Prf in bits 4 and 3.
+    pub flags: u8,
+    pub lifetime_s: u16,
+    pub lladdr: MacAddr,
+    /// The MTU option's value, if one is to be sent.
+    pub mtu: Option<u32>,
+}
+
+/// A Prefix Information option: prefix, length, flags, valid and preferred lifetimes.
+pub type PrefixInfo = (Ipv6Addr, u8, u8, u32, u32);
+
+/// Writes a Router Advertisement with a Source Link-layer Address option, an MTU option if
+/// asked, and a Prefix Information option per prefix into `buf`, checksum field zero
+/// (RFC 4861 4.2, 4.6). Returns its length, or `None` if `buf` is too small.
+pub fn write_router_advert(
+    buf: &mut [u8],
+    ra: &RouterAdvert,
+    prefixes: &[PrefixInfo],
+) -> Option<usize> {
+    let len = RA_LEN + LLADDR_OPT_LEN + if ra.mtu.is_some() { 8 } else { 0 } + 32 * prefixes.len();
+    let out = buf.get_mut(..len)?;
+    out.fill(0);
+    out[0] = icmpv6::ROUTER_ADVERT;
+    out[4] = ra.cur_hop_limit;
+    out[5] = ra.flags;
+    out[6..8].copy_from_slice(&ra.lifetime_s.to_be_bytes());
+    // Reachable Time and Retrans Timer stay 0: unspecified, the hosts keep their own.
+    let mut at = RA_LEN;
+    out[at] = OPT_SOURCE_LLADDR;
+    out[at + 1] = 1;
+    out[at + 2..at + 8].copy_from_slice(&ra.lladdr.0);
+    at += LLADDR_OPT_LEN;
+    if let Some(mtu) = ra.mtu {
+        out[at] = OPT_MTU;
+        out[at + 1] = 1;
+        out[at + 4..at + 8].copy_from_slice(&mtu.to_be_bytes());
+        at += 8;
+    }
+    for &(prefix, plen, flags, valid, preferred) in prefixes {
+        out[at] = OPT_PREFIX_INFO;
+        out[at + 1] = 4;
+        out[at + 2] = plen;
+        out[at + 3] = flags;
+        out[at + 4..at + 8].copy_from_slice(&valid.to_be_bytes());
+        out[at + 8..at + 12].copy_from_slice(&preferred.to_be_bytes());
+        out[at + 16..at + 32].copy_from_slice(&prefix.octets());
+        at += 32;
+    }
+    Some(len)
+}
+
 /// Writes a Neighbor Advertisement for `target` with `flags` and a Target Link-layer
 /// Address option carrying `lladdr` into `buf`, checksum field zero. Returns its length,
 /// or `None` if `buf` is too small.
@@ -325,6 +454,76 @@ mod tests {
         // Without the option: valid, no address.
         let na = parse_advertisement(&unicast, 255, &msg[..24]).unwrap();
         assert_eq!(na.target_lladdr, None);
+    }
+
+    #[test]
+    fn router_solicitations_checked_as_6_1_1_says() {
+        let src: Ipv6Addr = "fe80::2".parse().unwrap();
+        let mut msg = vec![icmpv6::ROUTER_SOLICIT, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(parse_router_solicitation(&src, 255, &msg), Ok(None));
+        msg.extend_from_slice(&[OPT_SOURCE_LLADDR, 1, 2, 0, 0, 0, 0, 7]);
+        assert_eq!(
+            parse_router_solicitation(&src, 255, &msg),
+            Ok(Some(MacAddr([2, 0, 0, 0, 0, 7])))
+        );
+        assert_eq!(
+            parse_router_solicitation(&src, 1, &msg),
+            Err(RsError::HopLimit)
+        );
+        assert_eq!(
+            parse_router_solicitation(&Ipv6Addr::UNSPECIFIED, 255, &msg),
+            Err(RsError::UnspecifiedSourceWithLladdr)
+        );
+        assert_eq!(
+            parse_router_solicitation(&src, 255, &msg[..7]),
+            Err(RsError::Short)
+        );
+        let mut m = msg.clone();
+        m[9] = 0;
+        assert_eq!(
+            parse_router_solicitation(&src, 255, &m),
+            Err(RsError::BadOption)
+        );
+        let mut m = msg.clone();
+        m[1] = 1;
+        assert_eq!(parse_router_solicitation(&src, 255, &m), Err(RsError::Code));
+    }
+
+    #[test]
+    fn router_advertisement_layout() {
+        let ra = RouterAdvert {
+            cur_hop_limit: 64,
+            flags: RA_MANAGED | 0b0000_1000,
+            lifetime_s: 1800,
+            lladdr: MacAddr([2, 0, 0, 0, 0, 1]),
+            mtu: Some(1500),
+        };
+        let prefix: Ipv6Addr = "2001:db8:1::".parse().unwrap();
+        let mut buf = [0xaau8; 128];
+        let len = write_router_advert(
+            &mut buf,
+            &ra,
+            &[(
+                prefix,
+                64,
+                PREFIX_ON_LINK | PREFIX_AUTONOMOUS,
+                2_592_000,
+                604_800,
+            )],
+        )
+        .unwrap();
+        assert_eq!(len, 16 + 8 + 8 + 32);
+        let m = &buf[..len];
+        assert_eq!(&m[..8], &[134, 0, 0, 0, 64, 0x88, 0x07, 0x08]);
+        assert_eq!(&m[8..16], &[0; 8]);
+        assert_eq!(&m[16..24], &[1, 1, 2, 0, 0, 0, 0, 1]);
+        assert_eq!(&m[24..32], &[5, 1, 0, 0, 0, 0, 0x05, 0xdc]);
+        assert_eq!(&m[32..36], &[3, 4, 64, 0xc0]);
+        assert_eq!(&m[36..40], &2_592_000u32.to_be_bytes());
+        assert_eq!(&m[40..44], &604_800u32.to_be_bytes());
+        assert_eq!(&m[44..48], &[0; 4]);
+        assert_eq!(&m[48..64], &prefix.octets());
+        assert!(write_router_advert(&mut buf[..63], &ra, &[(prefix, 64, 0, 0, 0)]).is_none());
     }
 
     #[test]
