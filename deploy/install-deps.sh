@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what v6fwd needs to build, test and run its demo on Debian 12 (or newer):
 # DPDK 22.11 and its virtual-device drivers, pkg-config and libclang for the bindings,
-# iproute2 and ping for the network-namespace tests, testpmd and the example sources for
+# iproute2, ping, ndisc6 and radvd for the network-namespace tests, testpmd and the example sources for
 # the benchmarks. Installs only what is missing, so running it again changes nothing.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ packages=(
 	traceroute
 	ethtool
 	ndisc6
+	radvd
 	tcpdump
 	python3
 	procps

@@ -9,6 +9,7 @@
 //! device = "net_af_packet0,iface=veth0"   # a vdev string, or a device name (PCI address)
 //! mtu = 1500                      # optional, default 1500
 //! addresses = ["2001:db8:1::1/64"]
+//! accept_ra = false               # optional: take default routes from routers' advertisements
 //!
 //! [port.nd]                       # optional: Neighbor Discovery's timers on the port above
 //! reachable_time_ms = 30000       # BaseReachableTime
@@ -118,6 +119,9 @@ pub struct PortConf {
     pub nd: Timers,
     /// What the port advertises, if it sends Router Advertisements.
     pub ra: Option<RaConf>,
+    /// Whether the port takes routes from the Router Advertisements of routers on its
+    /// link: an upstream port.
+    pub accept_ra: bool,
 }
 
 /// A validated configuration: everything in it was checked and is consistent.
@@ -225,6 +229,7 @@ struct RawPort {
     #[serde(default)]
     nd: RawNd,
     ra: Option<RawRa>,
+    accept_ra: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -773,6 +778,7 @@ fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortC
             addresses,
             nd,
             ra,
+            accept_ra: p.accept_ra.unwrap_or(false),
         });
     }
     ports

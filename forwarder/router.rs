@@ -15,8 +15,9 @@ use crate::dataplane::{Dataplane, PortView};
 use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, RxQueue, TxQueue};
 use crate::fib::{PathText, Rib, RibError};
 use crate::neigh::cache::Limits;
-use crate::neigh::{Exchange, NeighborTable};
+use crate::neigh::{Exchange, NeighborTable, RouterReport};
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
+use crate::route::{NextHop, Preference, Prefix, Route, Source as RouteSource};
 use crate::wire::{MacAddr, ethernet};
 use crate::worker::{Pending, Worker};
 
@@ -212,6 +213,9 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         // What Neighbor Discovery found of gateways, for choosing among them. Static
         // neighbors are the configuration's; hosts that are no router nor gateway do not
         // concern the routing table.
+        while let Some(ra) = exchange.router_advert() {
+            learn_routes(&mut rib, &ra, now);
+        }
         while let Some(ch) = exchange.reachability() {
             if statics.contains(&(ch.port, ch.addr)) {
                 continue;
@@ -346,6 +350,7 @@ impl Ports {
         let addrs: Vec<_> = p.addresses.iter().map(|a| (a.addr, a.len)).collect();
         let mut view = PortView::new(MacAddr(info.mac), mtu, &addrs);
         view.ra = p.ra.clone();
+        view.accept_ra = p.accept_ra;
         Ok((view, info.rx_queues, info.tx_queues))
     }
 }
@@ -360,6 +365,54 @@ impl Drop for Ports {
             for e in [stopped.err(), closed.err()].into_iter().flatten() {
                 warn!(error = %e, "port {id} did not shut down cleanly");
             }
+        }
+    }
+}
+
+/// Takes the routes a router on an upstream port advertises: the default route through
+/// it for its router lifetime, at its preference (RFC 4861 6.3.4, RFC 4191 3.1; the
+/// default route is an ordinary route, `::/0`), and one per Route Information option. A
+/// lifetime of 0 takes the route away.
+fn learn_routes(rib: &mut Rib, ra: &RouterReport, now: u64) {
+    let a = &ra.advert;
+    let offers = std::iter::once((
+        0u128,
+        0u8,
+        a.prf,
+        u32::from(a.lifetime_s),
+        RouteSource::RouterAdvertisement,
+    ))
+    .chain(a.routes[..a.route_count].iter().map(|r| {
+        (
+            r.prefix,
+            r.len,
+            r.prf,
+            r.lifetime_s,
+            RouteSource::RouteInformation,
+        )
+    }));
+    for (prefix, len, prf, lifetime_s, source) in offers {
+        let prefix = Prefix::new(Ipv6Addr::from(prefix), len).network();
+        let hop = NextHop::Gateway(ra.router);
+        if lifetime_s == 0 {
+            if rib.delete_path(prefix, ra.port, hop, None).is_ok() {
+                info!(%prefix, router = %ra.router, port = ra.port, "route withdrawn");
+            }
+            continue;
+        }
+        let route = Route {
+            preference: Preference::from_prf(prf),
+            source,
+            // RFC 4191 3.1: the largest lifetime means for ever.
+            expires: (lifetime_s != u32::MAX).then(|| now + u64::from(lifetime_s) * 1_000_000_000),
+            ..Route::new(prefix, ra.port, hop)
+        };
+        match rib.upsert(route) {
+            Ok(true) => {
+                info!(%prefix, router = %ra.router, port = ra.port, preference = %route.preference, "route learned")
+            }
+            Ok(false) => {}
+            Err(e) => warn!(%prefix, router = %ra.router, "route refused: {e}"),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict, destinati
 use crate::ffi::{self, BURST_MAX, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::fib::Leaf;
 use crate::neigh::cache::{Action, Cache, Limits, Output as Resolution, Refusal, Timers};
-use crate::neigh::{Event, Exchange, Message, ReachabilityChange};
+use crate::neigh::{Event, Exchange, Message, ReachabilityChange, RouterReport};
 use crate::polling::{Backoff, PollMode};
 use crate::wire::{ethernet, fragment};
 
@@ -61,8 +61,11 @@ impl std::fmt::Debug for Pending {
 /// Messages a worker takes from its inbox per round, so that a flood from other cores
 /// cannot keep it from its own queues.
 const INBOX_PER_ROUND: usize = 256;
-/// Neighbor entries the collection of idle ones looks at per round.
-const COLLECT_PER_ROUND: usize = 16;
+/// Neighbor entries the collection of idle ones looks at per millisecond: a million
+/// entries are gone through in about a minute, and a round costs the same whatever
+/// their number.
+const COLLECT_PER_MS: usize = 16;
+const MS: u64 = 1_000_000;
 
 impl Worker {
     /// Polls until `stop` is set. Returns 0, for `rte_eal_wait_lcore`.
@@ -220,6 +223,17 @@ impl Worker {
             }
         }
         core.nd_events = events;
+        for (port, router, advert) in core.router_adverts.drain(..) {
+            work += 1;
+            let report = RouterReport {
+                port,
+                router,
+                advert,
+            };
+            if !ex.report_router(report) {
+                c.nd_messages_lost.add(1);
+            }
+        }
 
         for _ in 0..INBOX_PER_ROUND {
             let Some(msg) = ex.receive(self.index) else {
@@ -256,7 +270,10 @@ impl Worker {
         }
 
         cache.advance(now);
-        cache.collect(now, COLLECT_PER_ROUND);
+        if now >= core.next_collect {
+            cache.collect(now, COLLECT_PER_MS);
+            core.next_collect = now + MS;
+        }
         let mut actions: Vec<Action<Pending>> = cache.actions().collect();
         work += actions.len();
         for action in actions.drain(..) {

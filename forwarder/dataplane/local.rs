@@ -200,6 +200,31 @@ impl Dataplane {
                     Err(_) => Verdict::Drop(DropReason::NdInvalid),
                 }
             }
+            icmpv6::ROUTER_ADVERT if port.accept_ra && !rx.reassembled => {
+                let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
+                    .expect("frames past handle() hold both headers")
+                    .hop_limit();
+                match nd::parse_router_advert(src, hop_limit, &buf[at..rx.frame_len]) {
+                    Ok(ra) => {
+                        // RFC 4861 6.3.4: the sender is a router, at this link-layer
+                        // address.
+                        if let Some(lladdr) = ra.lladdr {
+                            core.nd_events.push(Event::Source {
+                                port: rx.in_port,
+                                addr: *src,
+                                lladdr,
+                                from: Source::RouterAdvertisement,
+                            });
+                        }
+                        // Rare, and bounded by the inbox the worker hands them to.
+                        if core.router_adverts.len() < 64 {
+                            core.router_adverts.push((rx.in_port, *src, ra));
+                        }
+                        Verdict::Consumed
+                    }
+                    Err(_) => Verdict::Drop(DropReason::NdInvalid),
+                }
+            }
             icmpv6::NEIGHBOR_ADVERT => {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
                     .expect("frames past handle() hold both headers")

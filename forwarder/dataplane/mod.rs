@@ -55,6 +55,8 @@ pub struct PortView {
     pub subnets: Vec<(Ipv6Addr, u8)>,
     /// What the port advertises, if it sends Router Advertisements.
     pub ra: Option<RaConf>,
+    /// Whether routers' advertisements on the port give routes.
+    pub accept_ra: bool,
 }
 
 impl PortView {
@@ -80,6 +82,7 @@ impl PortView {
             groups,
             subnets,
             ra: None,
+            accept_ra: false,
         }
     }
 
@@ -170,6 +173,11 @@ pub struct Core {
     pub nd_events: Vec<Event>,
     /// The next hop of the last packet given [`Verdict::Unresolved`].
     pub unresolved: Ipv6Addr,
+    /// When the worker next collects idle neighbor entries.
+    pub next_collect: u64,
+    /// Router Advertisements of routers on upstream ports, for the routing table: (port,
+    /// router, what it said). The worker empties it.
+    pub router_adverts: Vec<(u16, Ipv6Addr, nd::ReceivedAdvert)>,
 }
 
 /// A route hint that matches no packet to forward: the destination is multicast.
@@ -206,6 +214,8 @@ impl Core {
             neighbors: NeighborView::default(),
             nd_events: Vec::with_capacity(64),
             unresolved: Ipv6Addr::UNSPECIFIED,
+            next_collect: 0,
+            router_adverts: Vec::new(),
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),

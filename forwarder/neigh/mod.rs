@@ -86,10 +86,19 @@ pub struct ReachabilityChange {
     pub router: bool,
 }
 
+/// A Router Advertisement of a router on an upstream port, for the routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterReport {
+    pub port: u16,
+    pub router: Ipv6Addr,
+    pub advert: crate::wire::nd::ReceivedAdvert,
+}
+
 /// The cores' inboxes, one each, and the management thread's.
 pub struct Exchange<P> {
     inboxes: Vec<ArrayQueue<Message<P>>>,
     routing: ArrayQueue<ReachabilityChange>,
+    routers: ArrayQueue<RouterReport>,
     hasher: FxBuildHasher,
 }
 
@@ -101,6 +110,7 @@ impl<P> Exchange<P> {
                 .map(|_| ArrayQueue::new(capacity.max(1)))
                 .collect(),
             routing: ArrayQueue::new(capacity.max(1)),
+            routers: ArrayQueue::new(256),
             hasher: FxBuildHasher,
         }
     }
@@ -135,6 +145,17 @@ impl<P> Exchange<P> {
     /// The next change of reachability, for the management thread.
     pub fn reachability(&self) -> Option<ReachabilityChange> {
         self.routing.pop()
+    }
+
+    /// Hands a router's advertisement to the management thread; `false` if its inbox is
+    /// full.
+    pub fn report_router(&self, report: RouterReport) -> bool {
+        self.routers.push(report).is_ok()
+    }
+
+    /// The next router's advertisement, for the management thread.
+    pub fn router_advert(&self) -> Option<RouterReport> {
+        self.routers.pop()
     }
 }
 

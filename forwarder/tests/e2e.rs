@@ -778,3 +778,315 @@ fn router_advertisements_answer_rdisc6_and_the_last_one_withdraws_the_router() {
     let after = wait_for(h2, &route, 5, |o| o.trim().is_empty());
     assert!(after.trim().is_empty(), "still a default router:\n{after}");
 }
+
+/// Neighbor Discovery's timers made short for tests: REACHABLE for 0.5 to 1.5 s, 100 ms
+/// between solicitations. `[port.nd]` follows a `[[port]]`, so this is for the last one.
+const FAST_ND: &str = "\n[port.nd]\nreachable_time_ms = 1000\nretrans_timer_ms = 100\n";
+
+#[test]
+fn a_host_that_changes_its_mac_is_reached_at_the_new_one() {
+    let lab = Lab::start('m', &[1500, 1500], &[1], FAST_ND, &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    ping(h1, h2.addr, 2);
+    // A new MAC, announced by an unsolicited advertisement with the Override flag, as
+    // Linux sends with ndisc_notify set.
+    host_output(
+        h2,
+        &["sysctl", "-q", "-w", "net.ipv6.conf.eth0.ndisc_notify=1"],
+    );
+    host_output(
+        h2,
+        &["ip", "link", "set", "eth0", "address", "02:00:00:00:77:77"],
+    );
+    ping(h1, h2.addr, 3);
+    // And without an announcement: the host changes again and says nothing; the
+    // router's entry goes STALE, probes the old address in vain and resolves anew.
+    host_output(
+        h2,
+        &["sysctl", "-q", "-w", "net.ipv6.conf.eth0.ndisc_notify=0"],
+    );
+    host_output(
+        h2,
+        &["ip", "link", "set", "eth0", "address", "02:00:00:00:88:88"],
+    );
+    let out = h1
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "20",
+            "-i",
+            "0.5",
+            "-W",
+            "1",
+            &h2.addr.to_string(),
+        ])
+        .expect("ping runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = text
+        .lines()
+        .rfind(|l| l.contains("bytes from"))
+        .map(str::to_owned);
+    assert!(
+        last.as_deref().is_some_and(|l| l.contains("icmp_seq=20")),
+        "the last pings get through again:\n{text}"
+    );
+    let r = stop_and_report(fwd);
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_host_that_disappears_is_found_unreachable() {
+    let lab = Lab::start('g', &[1500, 1500], &[1], FAST_ND, &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    ping(h1, h2.addr, 2);
+    host_output(h2, &["ip", "link", "set", "eth0", "down"]);
+    // The entry goes STALE, DELAY for 5 s, three probes, unreachable; the next packet
+    // resolves anew, in vain, and its source hears so.
+    let out = h1
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "16",
+            "-i",
+            "0.5",
+            "-W",
+            "1",
+            &h2.addr.to_string(),
+        ])
+        .expect("ping runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("Address unreachable"), "{text}");
+    let r = stop_and_report(fwd);
+    assert!(n(&r["drops"]["no_neighbor"]) >= 1, "{r:#}");
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_scan_of_a_subnet_leaves_an_established_neighbor_alone() {
+    let lab = Lab::start('s', &[1500, 1500], &[1], "", &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    ping(h1, h2.addr, 2);
+    let s = h2.addr.segments();
+    // 3000 UDP packets to as many addresses of h2's /64, as fast as h1 sends them, while
+    // a ping to h2 runs beside them.
+    let scan = format!(
+        "import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+         for i in range(3000):\n    s.sendto(b'x', ('{:x}:{:x}:{:x}:0:1:%x:%x:1' % (i // 65536, i % 65536), 9))\n",
+        s[0], s[1], s[2]
+    );
+    let started = std::time::Instant::now();
+    let scanner = std::process::Command::new("ip")
+        .args(["netns", "exec", &h1.netns, "python3", "-c", &scan])
+        .spawn()
+        .expect("python3 runs");
+    let out = host_output(
+        h1,
+        &[
+            "ping",
+            "-6",
+            "-c",
+            "10",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            &h2.addr.to_string(),
+        ],
+    );
+    assert!(
+        out.contains(" 0% packet loss"),
+        "the ping lost packets:\n{out}"
+    );
+    let status = { scanner }.wait().expect("the scan ends");
+    assert!(status.success());
+    let seconds = started.elapsed().as_secs_f64().ceil() as u64 + 1;
+    let r = stop_and_report(fwd);
+    let drops = &r["drops"];
+    let refused = n(&drops["nd_incomplete_limit"]) + n(&drops["nd_solicit_rate"]);
+    assert!(refused > 1000, "the scan was refused: {r:#}");
+    // Resolutions started no faster than the limit (a burst of 100, then 100 a second),
+    // each with three solicitations at most.
+    let bound = 3 * (100 + 100 * seconds);
+    assert!(
+        n(&r["cores"][0]["solicitations"]) <= bound,
+        "above {bound}: {r:#}"
+    );
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
+
+/// radvd running in a host's namespace on `iface`, stopped (with its final advertisement)
+/// when dropped.
+struct Radvd {
+    child: std::process::Child,
+    _config: TempFile,
+}
+
+impl Radvd {
+    fn start(host: &lab::Host, iface: &str, tag: &str, body: &str) -> Radvd {
+        let text = format!(
+            "interface {iface} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n {body}\n}};\n"
+        );
+        let config = TempFile::new(&format!("{tag}-{iface}.radvd.conf"), text.as_bytes()).unwrap();
+        let pid = std::env::temp_dir().join(format!("{tag}-{iface}.radvd.pid"));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &host.netns,
+                "radvd",
+                "-n",
+                "-m",
+                "stderr",
+                "-C",
+            ])
+            .arg(&config.0)
+            .arg("-p")
+            .arg(&pid)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("radvd runs (deploy/install-deps.sh installs it)");
+        Radvd {
+            child,
+            _config: config,
+        }
+    }
+
+    /// Stops it with SIGTERM, on which it sends a last advertisement of lifetime 0.
+    fn stop(mut self) {
+        // kill(1) by the PID of the child this test started.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Radvd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Packets `iface` in `host`'s namespace has received.
+fn rx_packets(host: &lab::Host, iface: &str) -> u64 {
+    let out = host_output(
+        host,
+        &[
+            "cat",
+            &format!("/sys/class/net/{iface}/statistics/rx_packets"),
+        ],
+    );
+    out.trim().parse().expect("a counter")
+}
+
+/// Sends `count` UDP packets from `host` to `dst`, 10 ms apart.
+fn udp_to(host: &lab::Host, dst: &str, count: u32) {
+    let code = format!(
+        "import socket, time\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+         for i in range({count}):\n    s.sendto(b'x', ('{dst}', 9))\n    time.sleep(0.01)\n"
+    );
+    host_output(host, &["python3", "-c", &code]);
+}
+
+#[test]
+fn default_routes_from_two_upstream_routers_with_failover() {
+    // Port 1 is upstream: on h2's link, two routers on macvlans of its eth0, A (high
+    // preference) and B (low, and a route to 2001:db8:abc::/48 of its own). Each has its
+    // own counters, so where the router sends a packet shows which one it chose.
+    // `accept_ra` lands in the last [[port]], then its [port.nd].
+    let extra = format!("accept_ra = true\n{FAST_ND}");
+    let lab = Lab::start('a', &[1500, 1500], &[1], &extra, &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    host_output(
+        h2,
+        &["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"],
+    );
+    for (mv, mac) in [("mva", "02:00:00:00:aa:01"), ("mvb", "02:00:00:00:bb:01")] {
+        host_output(
+            h2,
+            &[
+                "ip", "link", "add", "link", "eth0", "name", mv, "address", mac, "type", "macvlan",
+                "mode", "bridge",
+            ],
+        );
+        host_output(
+            h2,
+            &[
+                "sysctl",
+                "-q",
+                "-w",
+                &format!("net.ipv6.conf.{mv}.accept_dad=0"),
+            ],
+        );
+        host_output(h2, &["ip", "link", "set", mv, "up"]);
+    }
+    // What reaches the routers goes no further.
+    for p in ["2001:db8:f00::/48", "2001:db8:abc::/48"] {
+        host_output(h2, &["ip", "-6", "route", "add", "blackhole", p]);
+    }
+    let tag = tag('a');
+    let _a = Radvd::start(
+        h2,
+        "mva",
+        &tag,
+        "AdvDefaultPreference high;\n AdvDefaultLifetime 30;",
+    );
+    let b_conf = "AdvDefaultPreference low;\n AdvDefaultLifetime 30;\n \
+                  route 2001:db8:abc::/48 { AdvRoutePreference medium; AdvRouteLifetime 30; };";
+    let b = Radvd::start(h2, "mvb", &tag, b_conf);
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Sends 50 packets to `dst` and says which router took them.
+    let via = |dst: &str| {
+        let (a0, b0) = (rx_packets(h2, "mva"), rx_packets(h2, "mvb"));
+        udp_to(h1, dst, 50);
+        let (a1, b1) = (rx_packets(h2, "mva"), rx_packets(h2, "mvb"));
+        match (a1 - a0 >= 50, b1 - b0 >= 50) {
+            (true, false) => "A",
+            (false, true) => "B",
+            _ => "neither",
+        }
+    };
+    assert_eq!(
+        via("2001:db8:f00::1"),
+        "A",
+        "the default route of high preference"
+    );
+    assert_eq!(via("2001:db8:abc::1"), "B", "the more specific route");
+
+    // B stops, and its last advertisement takes its routes away: A carries all.
+    b.stop();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(via("2001:db8:abc::1"), "A", "B's route withdrawn");
+
+    // B is back; A dies without a word. Neighbor Unreachability Detection finds it out
+    // (STALE, 5 s of DELAY, three probes) and B takes over.
+    let _b = Radvd::start(h2, "mvb", &tag, b_conf);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(via("2001:db8:abc::1"), "B", "B's route is back");
+    host_output(h2, &["ip", "link", "set", "mva", "down"]);
+    udp_to(h1, "2001:db8:f00::1", 800);
+    assert_eq!(via("2001:db8:f00::1"), "B", "A failed, B took over");
+
+    let r = stop_and_report(fwd);
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}

@@ -309,6 +309,123 @@ pub fn parse_router_solicitation(
     Ok(lladdr)
 }
 
+/// Option type: Route Information (RFC 4191).
+pub const OPT_ROUTE_INFO: u8 = 24;
+/// The most Route Information options of one advertisement that are taken.
+pub const MAX_ROUTES: usize = 8;
+
+/// Why a Router Advertisement fails the validity checks of RFC 4861 section 6.1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RaError {
+    #[error("source is not a link-local address")]
+    Source,
+    #[error("hop limit is not 255")]
+    HopLimit,
+    #[error("ICMP code is not 0")]
+    Code,
+    #[error("message shorter than 16 bytes")]
+    Short,
+    #[error("an option has length zero or runs past the message")]
+    BadOption,
+}
+
+/// A route a Router Advertisement offers: a Route Information option (RFC 4191 2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RouteInfo {
+    pub prefix: u128,
+    pub len: u8,
+    /// The 2-bit Prf field.
+    pub prf: u8,
+    pub lifetime_s: u32,
+}
+
+/// What the router takes from a valid Router Advertisement of an upstream router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedAdvert {
+    /// Router Lifetime: 0 says the sender is no default router.
+    pub lifetime_s: u16,
+    /// The default router preference's 2-bit Prf field.
+    pub prf: u8,
+    pub lladdr: Option<MacAddr>,
+    /// The first [`MAX_ROUTES`] valid Route Information options.
+    pub routes: [RouteInfo; MAX_ROUTES],
+    pub route_count: usize,
+}
+
+/// Validates a Router Advertisement as RFC 4861 section 6.1.2 requires, except for the
+/// checksum, which the caller has verified, and reads what a router needs of it.
+pub fn parse_router_advert(
+    src: &Ipv6Addr,
+    hop_limit: u8,
+    msg: &[u8],
+) -> Result<ReceivedAdvert, RaError> {
+    if !src.is_unicast_link_local() {
+        return Err(RaError::Source);
+    }
+    if hop_limit != ND_HOP_LIMIT {
+        return Err(RaError::HopLimit);
+    }
+    if msg.len() < RA_LEN {
+        return Err(RaError::Short);
+    }
+    if msg[1] != 0 {
+        return Err(RaError::Code);
+    }
+    let mut ra = ReceivedAdvert {
+        lifetime_s: u16::from_be_bytes([msg[6], msg[7]]),
+        prf: (msg[5] >> 3) & 0b11,
+        lladdr: None,
+        routes: [RouteInfo::default(); MAX_ROUTES],
+        route_count: 0,
+    };
+    let mut opts = &msg[RA_LEN..];
+    while !opts.is_empty() {
+        if opts.len() < 2 || opts[1] == 0 {
+            return Err(RaError::BadOption);
+        }
+        let len = usize::from(opts[1]) * 8;
+        if len > opts.len() {
+            return Err(RaError::BadOption);
+        }
+        let o = &opts[..len];
+        match o[0] {
+            OPT_SOURCE_LLADDR if len == LLADDR_OPT_LEN => {
+                ra.lladdr = Some(MacAddr([o[2], o[3], o[4], o[5], o[6], o[7]]));
+            }
+            // RFC 4191 2.3: the option is 8, 16 or 24 bytes as the prefix needs; one too
+            // short for its prefix length is ignored, as is the reserved preference.
+            OPT_ROUTE_INFO if len <= 24 && ra.route_count < MAX_ROUTES => {
+                let plen = o[2];
+                let prf = (o[3] >> 3) & 0b11;
+                let fits = match len {
+                    8 => plen == 0,
+                    16 => plen <= 64,
+                    _ => plen <= 128,
+                };
+                if fits && prf != 0b10 {
+                    let mut p = [0u8; 16];
+                    p[..len - 8].copy_from_slice(&o[8..len]);
+                    let mask = if plen == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(plen))
+                    };
+                    ra.routes[ra.route_count] = RouteInfo {
+                        prefix: u128::from_be_bytes(p) & mask,
+                        len: plen,
+                        prf,
+                        lifetime_s: u32::from_be_bytes([o[4], o[5], o[6], o[7]]),
+                    };
+                    ra.route_count += 1;
+                }
+            }
+            _ => {}
+        }
+        opts = &opts[len..];
+    }
+    Ok(ra)
+}
+
 /// The fixed fields of a Router Advertisement the router sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouterAdvert {
@@ -487,6 +604,74 @@ mod tests {
         let mut m = msg.clone();
         m[1] = 1;
         assert_eq!(parse_router_solicitation(&src, 255, &m), Err(RsError::Code));
+    }
+
+    #[test]
+    fn advertisements_of_upstream_routers_are_read() {
+        let ra = RouterAdvert {
+            cur_hop_limit: 64,
+            flags: 0b0000_1000,
+            lifetime_s: 900,
+            lladdr: MacAddr([2, 0, 0, 0, 0, 9]),
+            mtu: None,
+        };
+        let mut buf = [0u8; 128];
+        let mut len = write_router_advert(&mut buf, &ra, &[]).unwrap();
+        // Route Information: 2001:db8:abc::/48, low preference, 600 s; then /0 in 8 bytes;
+        // then one with the reserved preference, ignored.
+        let rio = [
+            24, 2, 48, 0x18, 0, 0, 2, 0x58, 0x20, 0x01, 0x0d, 0xb8, 0x0a, 0xbc, 0, 0,
+        ];
+        buf[len..len + 16].copy_from_slice(&rio);
+        len += 16;
+        buf[len..len + 8].copy_from_slice(&[24, 1, 0, 0x08, 0, 0, 0, 30]);
+        len += 8;
+        buf[len..len + 8].copy_from_slice(&[24, 1, 0, 0x10, 0, 0, 0, 30]);
+        len += 8;
+        let src: Ipv6Addr = "fe80::9".parse().unwrap();
+        let got = parse_router_advert(&src, 255, &buf[..len]).unwrap();
+        assert_eq!(
+            (got.lifetime_s, got.prf, got.lladdr),
+            (900, 0b01, Some(ra.lladdr))
+        );
+        assert_eq!(got.route_count, 2);
+        let p: Ipv6Addr = "2001:db8:abc::".parse().unwrap();
+        assert_eq!(
+            got.routes[0],
+            RouteInfo {
+                prefix: u128::from(p),
+                len: 48,
+                prf: 0b11,
+                lifetime_s: 600
+            }
+        );
+        assert_eq!(
+            (
+                got.routes[1].len,
+                got.routes[1].prf,
+                got.routes[1].lifetime_s
+            ),
+            (0, 0b01, 30)
+        );
+        let global: Ipv6Addr = "2001:db8::9".parse().unwrap();
+        assert_eq!(
+            parse_router_advert(&global, 255, &buf[..len]),
+            Err(RaError::Source)
+        );
+        assert_eq!(
+            parse_router_advert(&src, 64, &buf[..len]),
+            Err(RaError::HopLimit)
+        );
+        assert_eq!(
+            parse_router_advert(&src, 255, &buf[..15]),
+            Err(RaError::Short)
+        );
+        let mut bad = buf;
+        bad[17] = 0;
+        assert_eq!(
+            parse_router_advert(&src, 255, &bad[..len]),
+            Err(RaError::BadOption)
+        );
     }
 
     #[test]
