@@ -14,6 +14,7 @@
 //! [port.nd]                       # optional: Neighbor Discovery's timers on the port above
 //! reachable_time_ms = 30000       # BaseReachableTime
 //! retrans_timer_ms = 1000         # RetransTimer
+//! dad_transmits = 1               # Duplicate Address Detection probes; 0: none
 //!
 //! [port.ra]                       # optional: send Router Advertisements on the port above
 //! max_interval_s = 600
@@ -237,6 +238,7 @@ struct RawPort {
 struct RawNd {
     reachable_time_ms: Option<Spanned<u32>>,
     retrans_timer_ms: Option<Spanned<u32>>,
+    dad_transmits: Option<Spanned<u8>>,
 }
 
 #[derive(Deserialize)]
@@ -466,9 +468,13 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
 
     let mut routes: Vec<Route> = Vec::new();
     for (i, p) in ports.iter().enumerate() {
-        // Link-local subnets get no route: nothing is forwarded to them.
+        // Link-local subnets get no route: nothing is forwarded to them. Two addresses
+        // of one subnet give it one route.
         for a in &p.addresses {
-            if a.len < 128 && !a.addr.is_unicast_link_local() {
+            let known = routes
+                .iter()
+                .any(|r| r.prefix == a.network() && r.port == i as u16);
+            if a.len < 128 && !a.addr.is_unicast_link_local() && !known {
                 routes.push(Route {
                     source: Source::Connected,
                     ..Route::new(a.network(), i as u16, NextHop::OnLink)
@@ -767,6 +773,14 @@ fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortC
                 Timers::default().retrans_ms,
                 100,
                 60_000,
+            ),
+            dad_transmits: in_range(
+                ck,
+                p.nd.dad_transmits,
+                &format!("{field}.nd.dad_transmits"),
+                Timers::default().dad_transmits,
+                0,
+                10,
             ),
             ..Timers::default()
         };

@@ -15,6 +15,9 @@ pub struct PortReport {
     pub device: String,
     pub port_id: u16,
     pub mac: String,
+    /// Addresses configured on the port that another node on its link holds, found by
+    /// Duplicate Address Detection at start: not used.
+    pub refused_addresses: Vec<String>,
     pub stats: PortStats,
 }
 
@@ -94,6 +97,11 @@ pub struct Report {
     /// Drops by reason over all cores, every reason listed.
     pub drops: BTreeMap<&'static str, u64>,
     pub mempool: MempoolReport,
+    /// Frames the ports received while the router probed its addresses, before the
+    /// workers started: dropped, and counted by no core.
+    pub received_before_forwarding: u64,
+    /// Duplicate Address Detection probes sent, by no core.
+    pub address_probes: u64,
 }
 
 impl Report {
@@ -102,6 +110,8 @@ impl Report {
         ports: Vec<PortReport>,
         cores: Vec<CoreReport>,
         mempool: MempoolReport,
+        received_before_forwarding: u64,
+        address_probes: u64,
     ) -> Report {
         let mut drops: BTreeMap<&'static str, u64> =
             DropReason::ALL.iter().map(|r| (r.name(), 0)).collect();
@@ -116,6 +126,8 @@ impl Report {
             cores,
             drops,
             mempool,
+            received_before_forwarding,
+            address_probes,
         }
     }
 }
@@ -192,6 +204,13 @@ impl fmt::Display for Report {
         }
         if self.drops.values().all(|n| *n == 0) {
             writeln!(f, "  none")?;
+        }
+        if self.received_before_forwarding > 0 {
+            writeln!(
+                f,
+                "received while the addresses were probed, before forwarding: {}",
+                self.received_before_forwarding
+            )?;
         }
         write!(
             f,

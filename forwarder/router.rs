@@ -7,15 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, Device, MEMPOOL_CACHE, PortConf};
 use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
-use crate::ffi::{DpdkError, Eal, LcoreId, Mempool, PortConfig, PortId, RxQueue, TxQueue};
+use crate::ffi::{
+    BURST_MAX, DpdkError, Eal, LcoreId, Mbuf, MbufBatch, Mempool, PortConfig, PortId, RxBurst,
+    RxQueue, TxQueue,
+};
 use crate::fib::{PathText, Rib, RibError};
 use crate::neigh::cache::Limits;
-use crate::neigh::{Exchange, NeighborTable, RouterReport};
+use crate::neigh::{Exchange, NeighborTable, RouterReport, dad};
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
 use crate::route::{NextHop, Preference, Prefix, Route, Source as RouteSource};
 use crate::wire::{MacAddr, ethernet};
@@ -145,7 +148,23 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         }
     }
 
-    let mut rib = Rib::with_routes(config.ports.len() as u16, &config.routes, &config.neighbors)
+    let probed = detect_duplicates(config, &mut views, &mut queues, &pool);
+    let refused = &probed.refused;
+    // A refused address's subnet is no longer connected, unless another address of the
+    // port is in it.
+    let routes: Vec<Route> = config
+        .routes
+        .iter()
+        .filter(|r| {
+            r.source != RouteSource::Connected
+                || views[usize::from(r.port)]
+                    .subnets
+                    .iter()
+                    .any(|&(a, len)| Prefix::new(a, len).network() == r.prefix)
+        })
+        .copied()
+        .collect();
+    let mut rib = Rib::with_routes(config.ports.len() as u16, &routes, &config.neighbors)
         .map_err(RunError::Routes)?;
     let dataplane = Arc::new(Dataplane::new(
         views,
@@ -238,11 +257,17 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         .iter()
         .zip(&ports.ids)
         .zip(dataplane.ports())
-        .map(|((conf, id), view)| PortReport {
+        .enumerate()
+        .map(|(p, ((conf, id), view))| PortReport {
             name: conf.name.clone(),
             device: conf.device.name().to_owned(),
             port_id: id.0,
             mac: view.mac.to_string(),
+            refused_addresses: refused
+                .iter()
+                .filter(|(q, _)| *q == p)
+                .map(|(_, a)| a.to_string())
+                .collect(),
             stats: id.stats().unwrap_or_default(),
         })
         .collect();
@@ -260,6 +285,8 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
             in_use_at_start,
             in_use_at_exit,
         },
+        probed.frames,
+        probed.sent,
     ))
 }
 
@@ -367,6 +394,130 @@ impl Drop for Ports {
             }
         }
     }
+}
+
+/// Duplicate Address Detection (RFC 4862 5.4) of every address of every port, once, before
+/// the workers start, while this thread still holds all their queues: a probe for each
+/// address, then RetransTimer of listening on every rx queue for a node that answers for
+/// one or probes for it too. An address found held is refused: taken off its port, and
+/// reported.
+///
+/// The probes go out at once rather than after the random delay of up to a second RFC
+/// 4862 5.4.2 suggests against many nodes starting together; a router starts alone. A
+/// refused link-local address made from the port's MAC stays, as the port has no other.
+fn detect_duplicates(
+    config: &Config,
+    views: &mut [PortView],
+    queues: &mut [Vec<(RxQueue, TxQueue)>],
+    pool: &Mempool,
+) -> Probed {
+    let Some(first) = queues.first_mut() else {
+        return Probed::default();
+    };
+    let probing = |p: usize| config.ports[p].nd.dad_transmits > 0;
+    if !(0..views.len()).any(probing) {
+        return Probed::default();
+    }
+    let transmits = config
+        .ports
+        .iter()
+        .map(|p| p.nd.dad_transmits)
+        .max()
+        .unwrap_or(1);
+    let mut sent_all = 0u64;
+    for (p, view) in views.iter().enumerate().filter(|(p, _)| probing(*p)) {
+        let mut batch = MbufBatch::default();
+        let probes = view.addresses.len() * usize::from(config.ports[p].nd.dad_transmits);
+        for addr in view.addresses.iter().cycle().take(probes) {
+            let probe = Mbuf::alloc(pool).and_then(|mut m| {
+                let len = dad::write_probe(m.buffer_mut()?, view.mac, addr)?;
+                m.set_len(len).then_some(m)
+            });
+            if let Some(m) = probe {
+                let _ = batch.push(m);
+            }
+        }
+        let sent = batch.tx(&mut first[p].1);
+        sent_all += sent as u64;
+        if sent < probes {
+            warn!(
+                "port {}: {} of {probes} duplicate address probes not sent",
+                config.ports[p].name,
+                probes - sent,
+            );
+        }
+    }
+    // The probes go together rather than RetransTimer apart; the wait is as long as the
+    // spaced ones would have taken.
+    let wait = config
+        .ports
+        .iter()
+        .map(|p| u64::from(p.nd.retrans_ms))
+        .max()
+        .unwrap_or(1000)
+        * u64::from(transmits);
+    let deadline = Instant::now() + Duration::from_millis(wait);
+    let mut rx = RxBurst::default();
+    let mut refused: Vec<(usize, Ipv6Addr)> = Vec::new();
+    let mut frames = 0u64;
+    while Instant::now() < deadline {
+        for worker in queues.iter_mut() {
+            // Only the probing ports' queues: the others' frames wait for the workers.
+            for (p, (rxq, _)) in worker.iter_mut().enumerate().filter(|(p, _)| probing(*p)) {
+                frames += rx.rx(rxq, BURST_MAX) as u64;
+                for m in rx.by_ref() {
+                    let view = &views[p];
+                    if let Some(a) = dad::conflict(m.data(), &view.addresses, view.mac)
+                        && !refused.contains(&(p, a))
+                    {
+                        refused.push((p, a));
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if frames > 0 {
+        info!(
+            frames,
+            "frames received while addresses were probed, before forwarding, dropped"
+        );
+    }
+    for &(p, a) in &refused {
+        let conf = &config.ports[p];
+        error!(
+            "port {}: address {a} is held by another node on the link (duplicate address \
+             detection): refused",
+            conf.name
+        );
+        let view = &mut views[p];
+        let keep: Vec<(Ipv6Addr, u8)> = conf
+            .addresses
+            .iter()
+            .filter(|x| !refused.contains(&(p, x.addr)))
+            .map(|x| (x.addr, x.len))
+            .collect();
+        let mut fresh = PortView::new(view.mac, view.mtu, &keep);
+        fresh.ra = view.ra.take();
+        fresh.accept_ra = view.accept_ra;
+        *view = fresh;
+    }
+    Probed {
+        refused,
+        frames,
+        sent: sent_all,
+    }
+}
+
+/// What Duplicate Address Detection found.
+#[derive(Debug, Default)]
+struct Probed {
+    /// The refused addresses, as (port, address).
+    refused: Vec<(usize, Ipv6Addr)>,
+    /// Frames received meanwhile, dropped.
+    frames: u64,
+    /// Probes sent.
+    sent: u64,
 }
 
 /// Takes the routes a router on an upstream port advertises: the default route through

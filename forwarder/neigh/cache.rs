@@ -43,6 +43,9 @@ pub struct Timers {
     pub delay_first_probe_ms: u32,
     pub max_multicast_solicit: u8,
     pub max_unicast_solicit: u8,
+    /// Duplicate Address Detection probes per address at start (RFC 4862 5.1); 0 skips
+    /// it.
+    pub dad_transmits: u8,
 }
 
 impl Default for Timers {
@@ -53,6 +56,7 @@ impl Default for Timers {
             delay_first_probe_ms: 5_000,
             max_multicast_solicit: 3,
             max_unicast_solicit: 3,
+            dad_transmits: 1,
         }
     }
 }

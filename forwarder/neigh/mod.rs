@@ -10,6 +10,7 @@
 //! waiting for resolution, a first use of a STALE entry) goes to the owner's inbox.
 
 pub mod cache;
+pub mod dad;
 pub mod wheel;
 
 use std::hash::{BuildHasher, Hash};

@@ -110,13 +110,13 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
     let port_tx: u64 = ports.iter().map(|p| n(&p["stats"]["tx_packets"])).sum();
     assert_eq!(
         port_rx,
-        n(&core["rx"]),
-        "what the ports received, the core handled"
+        n(&core["rx"]) + n(&r["received_before_forwarding"]),
+        "what the ports received, the core handled (or the address probes before it)"
     );
     assert_eq!(
         port_tx,
-        n(&core["tx"]),
-        "what the core sent, the ports sent"
+        n(&core["tx"]) + n(&r["address_probes"]),
+        "what the core sent (and the address probes before it), the ports sent"
     );
     assert_eq!(
         n(&core["tx"]),
@@ -197,10 +197,12 @@ tx_descriptors = 128
 [[port]]
 device = "net_pcap0,rx_pcap={in_pcap},tx_pcap={out0}"
 addresses = ["2001:db8:1::1/64"]
+nd = {{ dad_transmits = 0 }}
 
 [[port]]
 device = "net_pcap1,rx_pcap={empty},tx_pcap={out1}"
 addresses = ["2001:db8:2::1/64"]
+nd = {{ dad_transmits = 0 }}
 
 [[route]]
 prefix = "2001:db8:100::/40"
@@ -589,7 +591,11 @@ fn two_workers_share_the_ports() {
         .iter()
         .map(|p| n(&p["stats"]["rx_packets"]))
         .sum();
-    assert_eq!(port_rx, total("rx"), "{r:#}");
+    assert_eq!(
+        port_rx,
+        total("rx") + n(&r["received_before_forwarding"]),
+        "{r:#}"
+    );
     assert_eq!(
         r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
         "{r:#}"
@@ -1087,6 +1093,36 @@ fn default_routes_from_two_upstream_routers_with_failover() {
     let r = stop_and_report(fwd);
     assert_eq!(
         r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn an_address_a_host_already_holds_is_refused_at_start() {
+    // The router is given h1's own address on h1's link, beside its gateway address.
+    let tag = tag('d');
+    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
+    let h1 = &topo.hosts[0];
+    let text = lab::router_config(&topo, &[1]).replacen(
+        &format!("\"{}/64\"", h1.gateway),
+        &format!("\"{}/64\", \"{}/64\"", h1.gateway, h1.addr),
+        1,
+    );
+    assert!(text.contains(&h1.addr.to_string()), "{text}");
+    let config = TempFile::new(&format!("{tag}.toml"), text.as_bytes()).unwrap();
+    let mut args = lab::eal_args(&tag);
+    args.push(lab::lcore_map(&[1]));
+    let fwd = Forwarder::start(Path::new(EXE), &config.0, &["--json"], &args, START_TIMEOUT)
+        .expect("v6fwd starts");
+    // The router does not answer for the address: h1 still reaches its gateway and h2.
+    ping(h1, h1.gateway, 2);
+    ping(h1, topo.hosts[1].addr, 2);
+    let r = stop_and_report(fwd);
+    let refused = &r["ports"][0]["refused_addresses"];
+    assert_eq!(refused, &serde_json::json!([h1.addr.to_string()]), "{r:#}");
+    assert_eq!(
+        r["ports"][1]["refused_addresses"],
+        serde_json::json!([]),
         "{r:#}"
     );
 }
