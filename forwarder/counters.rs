@@ -64,7 +64,7 @@ drop_reasons! {
     IcmpChecksum => "icmp_bad_checksum", "An ICMPv6 message to the router has a wrong checksum.";
     NdInvalid => "nd_invalid", "A Neighbor Solicitation failed the checks of RFC 4861 section 7.1.1.";
     NdOtherTarget => "nd_other_target", "A Neighbor Solicitation for an address the port does not have.";
-    LocalUnsupported => "local_unsupported", "A packet to the router that it does not answer: ICMPv6 other than Echo Request and Neighbor Solicitation, multicast Echo Requests, ESP, AH, No Next Header, TCP resets and TCP to a multicast group.";
+    LocalUnsupported => "local_unsupported", "A packet to the router that it does not answer: ICMPv6 other than Echo Requests and the Neighbor Discovery messages it takes (a Redirect among them: routers ignore those), multicast Echo Requests, ESP, AH, No Next Header, TCP resets and TCP to a multicast group.";
     MultiSegment => "multi_segment", "A frame spanning several buffers (buffers are sized for the largest MTU, and frames are not chained).";
     BadExtensionHeader => "bad_extension_header", "An extension header or option runs past the packet or is malformed.";
     UnknownOption => "unknown_option", "An unrecognised Hop-by-Hop or Destination option whose type says to discard the packet.";
@@ -133,6 +133,8 @@ pub struct CoreCounters {
     pub solicitations: Counter,
     /// Router Advertisements the router sent.
     pub router_adverts: Counter,
+    /// Redirects the router sent.
+    pub redirects: Counter,
     /// Neighbor Discovery messages not sent for want of a buffer, and events between cores
     /// lost to a full inbox.
     pub nd_messages_lost: Counter,

@@ -36,6 +36,7 @@ pub struct CoreReport {
     pub nd_consumed: u64,
     pub solicitations: u64,
     pub router_adverts: u64,
+    pub redirects: u64,
     pub nd_messages_lost: u64,
     pub idle_polls: u64,
     /// Seconds spent in poll rounds that found packets, in rounds that found none, and
@@ -65,6 +66,7 @@ impl CoreReport {
             nd_consumed: c.nd_consumed.get(),
             solicitations: c.solicitations.get(),
             router_adverts: c.router_adverts.get(),
+            redirects: c.redirects.get(),
             nd_messages_lost: c.nd_messages_lost.get(),
             idle_polls: c.idle_polls.get(),
             busy_seconds: seconds(c.busy_cycles.get()),

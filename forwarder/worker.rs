@@ -170,6 +170,30 @@ impl Worker {
         0
     }
 
+    /// Sends the Redirect `r` about the packet in `m`, which is to be forwarded.
+    #[cold]
+    #[inline(never)]
+    fn send_redirect(
+        &self,
+        r: &crate::dataplane::Redirect,
+        m: &Mbuf,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) {
+        let packet = m.data().get(ethernet::HEADER_LEN..).unwrap_or_default();
+        let made = Mbuf::alloc(&self.pool).and_then(|mut n| {
+            let len = self.dataplane.write_redirect(n.buffer_mut()?, r, packet)?;
+            n.set_len(len).then_some(n)
+        });
+        match made {
+            Some(n) => {
+                self.counters.redirects.add(1);
+                self.queue(r.port, n, queues, out);
+            }
+            None => self.counters.nd_messages_lost.add(1),
+        }
+    }
+
     /// Sends port `port`'s Router Advertisement, with its lifetime or `lifetime_s`.
     fn send_router_advert(
         &self,
@@ -601,6 +625,9 @@ impl Worker {
                 Verdict::Forward { .. } => forwarded += 1,
                 Verdict::Reply { .. } => replied += 1,
                 _ => errors += 1,
+            }
+            if let Some(r) = core.redirect.take() {
+                self.send_redirect(&r, &m, queues, out);
             }
             self.queue(port, m, queues, out);
         }

@@ -175,9 +175,23 @@ pub struct Core {
     pub unresolved: Ipv6Addr,
     /// When the worker next collects idle neighbor entries.
     pub next_collect: u64,
+    /// A Redirect the last forwarded packet calls for, for the worker to send.
+    pub redirect: Option<Redirect>,
     /// Router Advertisements of routers on upstream ports, for the routing table: (port,
     /// router, what it said). The worker empties it.
     pub router_adverts: Vec<(u16, Ipv6Addr, nd::ReceivedAdvert)>,
+}
+
+/// A Redirect to send (RFC 4861 4.5): out of `port`, to `to` at `to_mac`, saying that
+/// `target` (at `target_mac`, if known) is the better first hop for `destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirect {
+    pub port: u16,
+    pub to: Ipv6Addr,
+    pub to_mac: MacAddr,
+    pub target: Ipv6Addr,
+    pub destination: Ipv6Addr,
+    pub target_mac: Option<MacAddr>,
 }
 
 /// A route hint that matches no packet to forward: the destination is multicast.
@@ -216,6 +230,7 @@ impl Core {
             unresolved: Ipv6Addr::UNSPECIFIED,
             next_collect: 0,
             router_adverts: Vec::new(),
+            redirect: None,
             now_ns: 0,
             icmp_errors: TokenBucket::new(limits.rate, limits.burst, 0),
             reassembly: Reassembler::new(REASSEMBLY_SLOTS),
@@ -562,11 +577,101 @@ impl Dataplane {
                 }
             },
         };
+        if route.port == rx.in_port {
+            self.consider_redirect(core, buf, rx, &route, hop, mac);
+        }
         self.finish_forward(buf, route.port, mac);
         Verdict::Forward {
             port: route.port,
             len: rx.frame_len,
         }
+    }
+
+    /// A packet about to leave by the port it came in on: if its source is on this link
+    /// and a better first hop is too, the source is to be told so with a Redirect (RFC
+    /// 4861 8.2), which [`Core::redirect`] asks the worker to send. The better first hop
+    /// is the destination itself when it is on-link, or the gateway when its address is
+    /// link-local (a Redirect names a router by that address only). Redirects share the
+    /// core's ICMPv6 error budget.
+    #[cold]
+    #[inline(never)]
+    fn consider_redirect(
+        &self,
+        core: &mut Core,
+        buf: &[u8],
+        rx: &Rx,
+        route: &Resolved,
+        hop: Ipv6Addr,
+        hop_mac: MacAddr,
+    ) {
+        let Some(port) = self.ports.get(usize::from(rx.in_port)) else {
+            return;
+        };
+        let Some(ip) = Ipv6Packet::new(&buf[L3_OFFSET..rx.frame_len]) else {
+            return;
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        let on_link = |a: &Ipv6Addr| {
+            a.is_unicast_link_local()
+                || port
+                    .subnets
+                    .iter()
+                    .any(|&(net, len)| crate::route::Prefix::new(net, len).contains(a))
+        };
+        let target = match route.next_hop {
+            NextHop::OnLink => dst,
+            NextHop::Gateway(gw) if gw.is_unicast_link_local() => gw,
+            _ => return,
+        };
+        if !on_link(&src) || target == src {
+            return;
+        }
+        // RFC 4861 8.2: not for a packet with a Routing header.
+        if exthdr::walk(&buf[L3_OFFSET..rx.frame_len], MAX_EXTENSION_HEADERS)
+            .map_or(true, |c| c.routing.is_some())
+        {
+            return;
+        }
+        if !core.icmp_errors.take(core.now_ns) {
+            core.counters.icmp_rate_limited.add(1);
+            return;
+        }
+        let sender = EthernetFrame::new(&buf[..L3_OFFSET]).map_or(MacAddr([0; 6]), |e| e.source());
+        core.redirect = Some(Redirect {
+            port: rx.in_port,
+            to: src,
+            to_mac: sender,
+            target,
+            destination: dst,
+            target_mac: (target == hop).then_some(hop_mac),
+        });
+    }
+
+    /// Writes into `buf` the Redirect `r` asks for, carrying `packet` (the IPv6 packet it
+    /// is about), from the port's link-local address. Returns the frame's length.
+    pub fn write_redirect(&self, buf: &mut [u8], r: &Redirect, packet: &[u8]) -> Option<usize> {
+        let view = self.ports.get(usize::from(r.port))?;
+        let src = view.link_local()?;
+        let len = nd::write_redirect(
+            buf.get_mut(L4_OFFSET..)?,
+            &r.target,
+            &r.destination,
+            r.target_mac,
+            packet,
+        )?;
+        let c = checksum::upper_layer(
+            &src,
+            &r.to,
+            exthdr::ICMPV6,
+            &buf[L4_OFFSET..L4_OFFSET + len],
+        );
+        icmpv6::Icmpv6Message::new(&mut buf[L4_OFFSET..])?.set_checksum(c);
+        local::write_ipv6_header(buf, len, exthdr::ICMPV6, nd::ND_HOP_LIMIT, &src, &r.to);
+        let mut eth = EthernetFrame::new(&mut buf[..])?;
+        eth.set_destination(r.to_mac);
+        eth.set_source(view.mac);
+        buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        Some(L4_OFFSET + len)
     }
 
     /// The link-layer address of the next hop towards `dst` by `route`, if known, from the

@@ -1402,3 +1402,80 @@ fn router_solicitations_and_advertisements() {
     );
     assert!(c.nd_events.is_empty());
 }
+
+#[test]
+fn a_packet_back_out_of_its_own_link_gets_its_source_a_redirect() {
+    use crate::neigh::cache::State;
+    let dp = router();
+    let mut c = core(&dp);
+    let mac = MacAddr([2, 0, 0, 0, 1, 5]);
+    c.neighbors
+        .publish(0, a("2001:db8:1::5"), mac, State::Reachable, u64::MAX);
+    // From host 1 to a neighbor on its own link, through the router.
+    let frame = testvec::udp_frame(
+        R0_MAC,
+        H1_MAC,
+        a("2001:db8:1::2"),
+        a("2001:db8:1::5"),
+        64,
+        (1, 2),
+        8,
+    );
+    let mut buf = frame.clone();
+    let v = dp.handle(&mut c, 0, &mut buf, frame.len(), frame.len());
+    assert!(
+        matches!(v, Verdict::Forward { port: 0, .. }),
+        "still forwarded: {v:?}"
+    );
+    let r = c.redirect.take().expect("a redirect");
+    assert_eq!(
+        r,
+        Redirect {
+            port: 0,
+            to: a("2001:db8:1::2"),
+            to_mac: MacAddr(H1_MAC),
+            target: a("2001:db8:1::5"),
+            destination: a("2001:db8:1::5"),
+            target_mac: Some(mac),
+        }
+    );
+    let mut out = vec![0u8; 1514];
+    let len = dp
+        .write_redirect(&mut out, &r, &buf[14..frame.len()])
+        .unwrap();
+    let ip = Ipv6Packet::new(&out[14..len]).unwrap();
+    assert!(ip.src().is_unicast_link_local());
+    assert_eq!((ip.dst(), ip.hop_limit()), (a("2001:db8:1::2"), 255));
+    assert!(checksum::verify_upper_layer(
+        &ip.src(),
+        &ip.dst(),
+        58,
+        &out[54..len]
+    ));
+    assert_eq!(out[54], icmpv6::REDIRECT);
+    assert_eq!(&out[0..6], &H1_MAC);
+
+    // Between the router's two links, or from a source not on the link: none.
+    let mut c = core(&dp);
+    let mut buf = udp("2001:db8:100::5", 64, 8);
+    let len = buf.len();
+    dp.handle(&mut c, 0, &mut buf, len, len);
+    assert_eq!(c.redirect, None);
+    c.neighbors
+        .publish(0, a("2001:db8:1::5"), mac, State::Reachable, u64::MAX);
+    let mut buf = testvec::udp_frame(
+        R0_MAC,
+        H1_MAC,
+        a("2001:db8:77::2"),
+        a("2001:db8:1::5"),
+        64,
+        (1, 2),
+        8,
+    );
+    let len = buf.len();
+    assert!(matches!(
+        dp.handle(&mut c, 0, &mut buf, len, len),
+        Verdict::Forward { port: 0, .. }
+    ));
+    assert_eq!(c.redirect, None);
+}

@@ -126,6 +126,7 @@ fn hosts_ping_across_both_ways_and_counters_agree() {
             + n(&core["answer_fragments"])
             + n(&core["solicitations"])
             + n(&core["router_adverts"])
+            + n(&core["redirects"])
     );
     assert_eq!(
         n(&core["rx"]),
@@ -1125,4 +1126,106 @@ fn an_address_a_host_already_holds_is_refused_at_start() {
         serde_json::json!([]),
         "{r:#}"
     );
+}
+
+#[test]
+fn a_host_sent_the_long_way_round_gets_a_redirect() {
+    // h3 sits on h1's link (a macvlan of h1's eth0 in a namespace of its own) in another
+    // subnet, which the router also has on that port: h1 reaches it through the router
+    // until the router tells it that h3 is on its link.
+    let tag = tag('x');
+    let topo = Topology::create(&tag, &[1500, 1500]).expect("namespaces (are we root?)");
+    let h1 = &topo.hosts[0];
+    let text = lab::router_config(&topo, &[1]).replacen(
+        &format!("\"{}/64\"", h1.gateway),
+        &format!("\"{}/64\", \"2001:db8:1:ffff::1/64\"", h1.gateway),
+        1,
+    );
+    let ns3 = format!("{tag}h3");
+    let sh = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().expect("ip runs");
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(&["netns", "add", &ns3]);
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _ns3 = Gone(ns3.clone());
+    sh(&[
+        "-n", &h1.netns, "link", "add", "link", "eth0", "name", "h3", "type", "macvlan", "mode",
+        "bridge",
+    ]);
+    sh(&["-n", &h1.netns, "link", "set", "h3", "netns", &ns3]);
+    sh(&[
+        "netns",
+        "exec",
+        &ns3,
+        "sysctl",
+        "-q",
+        "-w",
+        "net.ipv6.conf.h3.accept_dad=0",
+    ]);
+    sh(&[
+        "-n",
+        &ns3,
+        "addr",
+        "add",
+        "2001:db8:1:ffff::3/64",
+        "dev",
+        "h3",
+        "nodad",
+    ]);
+    sh(&["-n", &ns3, "link", "set", "h3", "up"]);
+    sh(&[
+        "-n",
+        &ns3,
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:1:ffff::1",
+    ]);
+    // h1 reaches h3's subnet through the router's link-local address, the address a
+    // Redirect comes from (RFC 4861 8.1: hosts take it only from their first hop).
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", h1.router_if))
+        .expect("the router's interface");
+    let mac: v6fwd::wire::MacAddr = mac.trim().parse().expect("a MAC address");
+    let router_ll = v6fwd::wire::ipv6::link_local_from_mac(&mac).to_string();
+    sh(&[
+        "-n",
+        &h1.netns,
+        "-6",
+        "route",
+        "add",
+        "2001:db8:1:ffff::/64",
+        "via",
+        &router_ll,
+        "dev",
+        "eth0",
+    ]);
+
+    let config = TempFile::new(&format!("{tag}.toml"), text.as_bytes()).unwrap();
+    let mut args = lab::eal_args(&tag);
+    args.push(lab::lcore_map(&[1]));
+    let fwd = Forwarder::start(Path::new(EXE), &config.0, &["--json"], &args, START_TIMEOUT)
+        .expect("v6fwd starts");
+    let h3 = "2001:db8:1:ffff::3";
+    let before = host_output(h1, &["ip", "-6", "route", "get", h3]);
+    assert!(
+        before.contains(" via "),
+        "first through the router: {before}"
+    );
+    ping(h1, h3.parse().unwrap(), 3);
+    // Linux keeps the redirect as a route exception: straight to h3 on eth0.
+    let after = host_output(h1, &["ip", "-6", "route", "get", h3]);
+    assert!(!after.contains(" via "), "redirected: {after}");
+    let r = stop_and_report(fwd);
+    assert!(n(&r["cores"][0]["redirects"]) >= 1, "{r:#}");
 }

@@ -309,6 +309,53 @@ pub fn parse_router_solicitation(
     Ok(lladdr)
 }
 
+/// Option type: Redirected Header.
+pub const OPT_REDIRECTED_HEADER: u8 = 4;
+/// Length of a Redirect before its options.
+pub const REDIRECT_LEN: usize = 40;
+
+/// Writes a Redirect (RFC 4861 4.5) into `buf`, checksum field zero: `target` is the
+/// better first hop for `destination` (the destination itself when it is on-link), with
+/// its link-layer address if known, and as much of the redirected `packet` as keeps the
+/// whole IPv6 packet within 1280 bytes. Returns its length, or `None` if `buf` is too
+/// small.
+pub fn write_redirect(
+    buf: &mut [u8],
+    target: &Ipv6Addr,
+    destination: &Ipv6Addr,
+    target_lladdr: Option<MacAddr>,
+    packet: &[u8],
+) -> Option<usize> {
+    let fixed = REDIRECT_LEN
+        + if target_lladdr.is_some() {
+            LLADDR_OPT_LEN
+        } else {
+            0
+        };
+    // RFC 4861 8.2: the Redirect, IPv6 header included, fits the minimum MTU; the
+    // redirected packet is cut to whole 8-byte units.
+    let room = (icmpv6::ERROR_MAX_PACKET - super::ipv6::HEADER_LEN - fixed - 8) / 8 * 8;
+    let carried = packet.len().min(room);
+    let padded = carried.div_ceil(8) * 8;
+    let len = fixed + 8 + padded;
+    let out = buf.get_mut(..len)?;
+    out.fill(0);
+    out[0] = icmpv6::REDIRECT;
+    out[8..24].copy_from_slice(&target.octets());
+    out[24..40].copy_from_slice(&destination.octets());
+    let mut at = REDIRECT_LEN;
+    if let Some(mac) = target_lladdr {
+        out[at] = OPT_TARGET_LLADDR;
+        out[at + 1] = 1;
+        out[at + 2..at + 8].copy_from_slice(&mac.0);
+        at += LLADDR_OPT_LEN;
+    }
+    out[at] = OPT_REDIRECTED_HEADER;
+    out[at + 1] = (1 + padded / 8) as u8;
+    out[at + 8..at + 8 + carried].copy_from_slice(&packet[..carried]);
+    Some(len)
+}
+
 /// Option type: Route Information (RFC 4191).
 pub const OPT_ROUTE_INFO: u8 = 24;
 /// The most Route Information options of one advertisement that are taken.
@@ -672,6 +719,28 @@ mod tests {
             parse_router_advert(&src, 255, &bad[..len]),
             Err(RaError::BadOption)
         );
+    }
+
+    #[test]
+    fn redirect_layout_and_its_size_bound() {
+        let t: Ipv6Addr = "fe80::7".parse().unwrap();
+        let d: Ipv6Addr = "2001:db8::7".parse().unwrap();
+        let mac = MacAddr([2, 0, 0, 0, 0, 7]);
+        let mut buf = [0u8; 1500];
+        let len = write_redirect(&mut buf, &t, &d, Some(mac), &[0xab; 61]).unwrap();
+        assert_eq!(len, 40 + 8 + 8 + 64);
+        assert_eq!((buf[0], buf[1]), (icmpv6::REDIRECT, 0));
+        assert_eq!(&buf[8..24], &t.octets());
+        assert_eq!(&buf[24..40], &d.octets());
+        assert_eq!(&buf[40..48], &[2, 1, 2, 0, 0, 0, 0, 7]);
+        assert_eq!(&buf[48..50], &[4, 9]);
+        assert_eq!(&buf[56..117], &[0xab; 61][..]);
+        assert_eq!(&buf[117..120], &[0, 0, 0]);
+        // A large packet is cut so that the Redirect and its IPv6 header fit 1280 bytes.
+        let len = write_redirect(&mut buf, &t, &d, None, &[1; 1400]).unwrap();
+        assert!(len + 40 <= 1280 && len + 40 > 1270, "{len}");
+        assert_eq!(len % 8, 0);
+        assert!(write_redirect(&mut buf[..100], &t, &d, None, &[1; 200]).is_none());
     }
 
     #[test]
