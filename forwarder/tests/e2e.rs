@@ -1229,3 +1229,162 @@ fn a_host_sent_the_long_way_round_gets_a_redirect() {
     let r = stop_and_report(fwd);
     assert!(n(&r["cores"][0]["redirects"]) >= 1, "{r:#}");
 }
+
+/// An ICMPv6 message `msg` from the host to `dst` on port 0, with a right checksum unless
+/// `good_checksum` is false.
+fn icmp_frame(
+    src: &str,
+    dst: &str,
+    hop_limit: u8,
+    mut msg: Vec<u8>,
+    good_checksum: bool,
+) -> Vec<u8> {
+    let (src, dst) = (a(src), a(dst));
+    msg[2..4].copy_from_slice(&[0, 0]);
+    let mut sum = v6fwd::wire::checksum::upper_layer(&src, &dst, 58, &msg);
+    if !good_checksum {
+        sum ^= 0x0101;
+    }
+    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut f = Vec::new();
+    if dst.is_multicast() {
+        f.extend_from_slice(&v6fwd::wire::MacAddr::ipv6_multicast(&dst).0);
+    } else {
+        f.extend_from_slice(&PCAP0_MAC);
+    }
+    f.extend_from_slice(&HOST_MAC);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[58, hop_limit]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&msg);
+    f
+}
+
+/// A Neighbor Advertisement or Solicitation message for `target` with `flags` and the
+/// option (type, length in units of 8, bytes) given.
+fn nd_msg(kind: u8, flags: u8, target: &str, option: Option<(u8, u8, [u8; 6])>) -> Vec<u8> {
+    let mut m = vec![kind, 0, 0, 0, flags, 0, 0, 0];
+    m.extend_from_slice(&a(target).octets());
+    if let Some((t, len, bytes)) = option {
+        m.extend_from_slice(&[t, len]);
+        m.extend_from_slice(&bytes);
+    }
+    m
+}
+
+#[test]
+fn malformed_neighbor_discovery_is_dropped_and_counted() {
+    use v6fwd::wire::nd::{FLAG_OVERRIDE, FLAG_SOLICITED};
+    const NA: u8 = 136;
+    const NS: u8 = 135;
+    let host = "2001:db8:1::2";
+    let router = "2001:db8:1::1";
+    let tlla = Some((2, 1, HOST_MAC));
+    let slla = Some((1, 1, HOST_MAC));
+    let good_na = nd_msg(NA, FLAG_SOLICITED | FLAG_OVERRIDE, host, tlla);
+    let mut short = good_na.clone();
+    short.truncate(20);
+    let frames = vec![
+        // Taken in.
+        icmp_frame(host, router, 255, good_na.clone(), true),
+        // Each against a rule of RFC 4861 7.1.1 or 7.1.2.
+        icmp_frame(host, router, 64, good_na.clone(), true),
+        icmp_frame(host, router, 255, short, true),
+        icmp_frame(
+            host,
+            router,
+            255,
+            nd_msg(NA, FLAG_SOLICITED, host, Some((2, 0, HOST_MAC))),
+            true,
+        ),
+        icmp_frame(
+            host,
+            router,
+            255,
+            nd_msg(NA, FLAG_SOLICITED, "ff02::1", tlla),
+            true,
+        ),
+        icmp_frame(
+            host,
+            "ff02::1",
+            255,
+            nd_msg(NA, FLAG_SOLICITED, host, tlla),
+            true,
+        ),
+        icmp_frame(
+            host,
+            "ff02::1:ff00:1",
+            254,
+            nd_msg(NS, 0, router, slla),
+            true,
+        ),
+        icmp_frame(
+            "::",
+            "ff02::1:ff00:1",
+            255,
+            nd_msg(NS, 0, router, slla),
+            true,
+        ),
+        // For an address the router does not have.
+        icmp_frame(
+            host,
+            router,
+            255,
+            nd_msg(NS, 0, "2001:db8:1::9", slla),
+            true,
+        ),
+        // A wrong checksum.
+        icmp_frame(host, router, 255, good_na, false),
+        // A Router Solicitation and a Router Advertisement on a port that neither sends
+        // nor takes them, and a Redirect, which a router ignores.
+        icmp_frame(
+            "fe80::2",
+            "ff02::2",
+            255,
+            vec![133, 0, 0, 0, 0, 0, 0, 0],
+            true,
+        ),
+        icmp_frame(
+            "fe80::2",
+            "ff02::1",
+            255,
+            vec![134, 0, 0, 0, 64, 0, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0],
+            true,
+        ),
+        icmp_frame(
+            "fe80::2",
+            router,
+            255,
+            [
+                vec![137, 0, 0, 0, 0, 0, 0, 0],
+                a("fe80::3").octets().to_vec(),
+                a("2001:db8:5::1").octets().to_vec(),
+            ]
+            .concat(),
+            true,
+        ),
+    ];
+    let run = replay(&tag('n'), &frames);
+    let r = &run.report;
+    let core = &r["cores"][0];
+    assert_eq!(n(&core["rx"]), frames.len() as u64, "{r:#}");
+    assert_eq!(n(&core["nd_consumed"]), 1, "{r:#}");
+    let drops = &r["drops"];
+    for (reason, count) in [
+        ("nd_invalid", 7),
+        ("nd_other_target", 1),
+        ("icmp_bad_checksum", 1),
+        ("local_unsupported", 3),
+    ] {
+        assert_eq!(n(&drops[reason]), count, "{reason}: {r:#}");
+    }
+    assert_eq!(n(&core["dropped"]), 12, "{r:#}");
+    // Nothing is answered.
+    assert!(run.sent_port0.is_empty(), "{:?}", run.sent_port0);
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+}
