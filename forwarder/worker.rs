@@ -538,15 +538,19 @@ impl Worker {
         let c = &*self.counters;
         let (mut forwarded, mut replied, mut errors) = (0u64, 0u64, 0u64);
 
-        // The burst's route lookups side by side, so that their cache misses overlap.
+        // A large table's lookups for the whole burst together, so that their cache misses
+        // overlap. Otherwise the keys stay 0, the unspecified address, which no forwarded
+        // packet has: each packet is looked up on its own.
         let mut keys = [0u128; BURST_MAX];
         let mut leaves = [0 as Leaf; BURST_MAX];
-        let mut n = 0;
-        for (key, frame) in keys.iter_mut().zip(rx.pending()) {
-            *key = destination_key(frame);
-            n += 1;
+        if core.fib.fib().walk_in_rounds() {
+            let mut n = 0;
+            for (key, frame) in keys.iter_mut().zip(rx.pending()) {
+                *key = destination_key(frame);
+                n += 1;
+            }
+            core.fib.fib().lookup_many(&keys[..n], &mut leaves[..n]);
         }
-        core.fib.fib().lookup_many(&keys[..n], &mut leaves[..n]);
 
         for (i, mut m) in rx.by_ref().enumerate() {
             core.route_hint = (keys[i], leaves[i]);

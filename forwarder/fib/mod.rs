@@ -48,7 +48,15 @@ pub struct Fib {
     /// a row do not all split flows alike.
     seed: u64,
     version: u64,
+    /// Prefixes in the table.
+    prefixes: usize,
 }
+
+/// Prefixes from which a burst's lookups are walked together in prefetched rounds
+/// ([`Fib::lookup_many`]): a smaller table stays in the caches, where setting the rounds
+/// up costs more than the misses they would overlap (with one route, 10 ns of the
+/// forwarding cost per packet, `benches/mpps.py`).
+pub const ROUNDS_FROM_PREFIXES: usize = 10_000;
 
 impl Fib {
     /// A table with no route.
@@ -58,7 +66,15 @@ impl Fib {
             groups: Arc::default(),
             seed: 0,
             version: 0,
+            prefixes: 0,
         }
+    }
+
+    /// Whether a burst's lookups should be walked together ([`Fib::lookup_many`]) rather
+    /// than one packet at a time: whether the table is large enough to miss the caches.
+    #[inline]
+    pub fn walk_in_rounds(&self) -> bool {
+        self.prefixes >= ROUNDS_FROM_PREFIXES
     }
 
     /// The paths of the longest prefix that holds `dst`.

@@ -479,6 +479,7 @@ impl Rib {
             groups: Arc::clone(&self.published_groups),
             seed: self.seed,
             version: self.version,
+            prefixes: self.prefixes.len(),
         });
         let old = self.cell.store(Arc::clone(&fib));
         self.retired.push(old);
