@@ -1388,3 +1388,61 @@ fn malformed_neighbor_discovery_is_dropped_and_counted() {
         "{r:#}"
     );
 }
+
+#[test]
+fn timers_keep_time_and_traffic_gets_through_while_workers_sleep() {
+    // Adaptive mode, the default: after a second of nothing the worker sleeps between
+    // polls, and the solicitations of a resolution must still go out a RetransTimer
+    // (1 s) apart, and traffic after the idle get through whole.
+    let lab = Lab::start('t', &[1500, 1500], &[1], "", &[]);
+    let (topo, fwd) = (&lab.topo, lab.fwd);
+    let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
+    let absent = Ipv6Addr::from(u128::from(h2.addr) ^ 0x77);
+    let mut dump = Command::new("ip")
+        .args([
+            "netns", "exec", &h2.netns, "tcpdump", "-i", "eth0", "-n", "-l", "-tt", "icmp6",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump runs");
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = h1.exec(&["ping", "-6", "-c", "1", "-W", "5", &absent.to_string()]);
+    let out = host_output(
+        h1,
+        &["ping", "-6", "-c", "5", "-i", "0.3", &h2.addr.to_string()],
+    );
+    assert!(out.contains(" 0% packet loss"), "after the idle:\n{out}");
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.id().to_string()])
+        .status();
+    let text = {
+        use std::io::Read;
+        let mut s = String::new();
+        dump.stdout
+            .take()
+            .expect("piped")
+            .read_to_string(&mut s)
+            .expect("tcpdump's output");
+        let _ = dump.wait();
+        s
+    };
+    let who_has = format!("who has {absent}");
+    let times: Vec<f64> = text
+        .lines()
+        .filter(|l| l.contains(&who_has))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(times.len(), 3, "three solicitations:\n{text}");
+    for w in times.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            (0.95..=1.1).contains(&gap),
+            "solicitations {gap:.3} s apart:\n{text}"
+        );
+    }
+    let r = stop_and_report(fwd);
+    // The worker did sleep meanwhile.
+    let slept = r["cores"][0]["sleep_seconds"].as_f64().expect("seconds");
+    assert!(slept > 0.5, "slept {slept} s: {r:#}");
+}
