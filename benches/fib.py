@@ -234,6 +234,7 @@ def main():
         "v6fwd_reader_burst_us": {
             "beside_update": {q: med("v6fwd", f"reader_burst_{q}_us")[0] for q in ("median", "p999", "max")},
             "beside_idle_writer": {q: med("v6fwd", f"idle_reader_burst_{q}_us")[0] for q in ("median", "p999", "max")},
+            "beside_spinning_writer": {q: med("v6fwd", f"spin_reader_burst_{q}_us")[0] for q in ("median", "p999", "max")},
         },
         "rte_fib6_build_s": hz and len(routes) * rte_add / hz,
     }
@@ -253,7 +254,8 @@ def main():
     print(f"v6fwd one address at a time: {summary['v6fwd_lookup_one_cycles'][0]:.1f} cycles per lookup")
     rb = summary["v6fwd_reader_burst_us"]
     for what, key in (("beside a half-table update", "beside_update"),
-                      ("beside an idle writer     ", "beside_idle_writer")):
+                      ("beside an idle writer     ", "beside_idle_writer"),
+                      ("beside a spinning writer  ", "beside_spinning_writer")):
         r = rb[key]
         print(f"a reader's bursts of 64 lookups {what}: median {r['median']:.2f} us, "
               f"99.9th percentile {r['p999']:.2f} us, longest {r['max']:.1f} us")

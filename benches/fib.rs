@@ -271,15 +271,24 @@ struct ReaderTimes {
     seconds: f64,
 }
 
-/// A reader on another thread looks bursts up while half the table is added beside it
-/// and published in batches; or, with `idle` set, while the writer sleeps that long, for
-/// the baseline of what the machine alone does to a reader.
+/// What the writer's thread does while the reader looks up.
+#[derive(Clone, Copy)]
+enum Writer {
+    /// Adds half the table, published in batches.
+    Update,
+    /// Sleeps this long: what the machine alone does to a reader.
+    Sleep(Duration),
+    /// Spins this long, touching no memory: what a busy neighbouring CPU does to it.
+    Spin(Duration),
+}
+
+/// A reader on another thread looks bursts up while the writer does what `writer` says.
 fn reader_beside_update(
     routes: &[Route],
     addresses: &[Ipv6Addr],
     hz: f64,
     cpus: (Option<usize>, Option<usize>),
-    idle: Option<Duration>,
+    writer: Writer,
 ) -> ReaderTimes {
     let mut rib = build(&routes[..routes.len() / 2]);
     let cell = rib.cell();
@@ -325,9 +334,16 @@ fn reader_beside_update(
         });
         pin(cpus.1);
         let start = Instant::now();
-        match idle {
-            Some(d) => std::thread::sleep(d),
-            None => {
+        match writer {
+            Writer::Sleep(d) => std::thread::sleep(d),
+            Writer::Spin(d) => {
+                let end = Instant::now() + d;
+                let mut x = 0u64;
+                while Instant::now() < end {
+                    x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+                }
+            }
+            Writer::Update => {
                 for batch in routes[routes.len() / 2..].chunks(BATCH) {
                     for r in batch {
                         let _ = rib.add(*r);
@@ -396,14 +412,10 @@ fn main() {
     let rss = peak_rss();
     drop(rib);
     let cpus = (args.cpu, args.writer_cpu);
-    let busy = reader_beside_update(&routes, &addresses, hz, cpus, None);
-    let calm = reader_beside_update(
-        &routes,
-        &addresses,
-        hz,
-        cpus,
-        Some(Duration::from_secs_f64(busy.seconds)),
-    );
+    let busy = reader_beside_update(&routes, &addresses, hz, cpus, Writer::Update);
+    let as_long = Duration::from_secs_f64(busy.seconds);
+    let calm = reader_beside_update(&routes, &addresses, hz, cpus, Writer::Sleep(as_long));
+    let spin = reader_beside_update(&routes, &addresses, hz, cpus, Writer::Spin(as_long));
 
     let per_route = bytes as f64 / prefixes.max(1) as f64;
     if args.json {
@@ -416,7 +428,9 @@ fn main() {
              \"reader_burst_max_us\": {:.1}, \"reader_burst_p999_us\": {:.2}, \
              \"reader_burst_median_us\": {:.2}, \"versions_seen\": {}, \
              \"update_s\": {:.2}, \"idle_reader_burst_max_us\": {:.1}, \
-             \"idle_reader_burst_p999_us\": {:.2}, \"idle_reader_burst_median_us\": {:.2}}}",
+             \"idle_reader_burst_p999_us\": {:.2}, \"idle_reader_burst_median_us\": {:.2}, \
+             \"spin_reader_burst_max_us\": {:.1}, \"spin_reader_burst_p999_us\": {:.2}, \
+             \"spin_reader_burst_median_us\": {:.2}}}",
             addresses.len(),
             busy.max,
             busy.p999,
@@ -426,6 +440,9 @@ fn main() {
             calm.max,
             calm.p999,
             calm.median,
+            spin.max,
+            spin.p999,
+            spin.median,
         );
     } else {
         println!("prefixes {prefixes} in {groups} next-hop groups, {subs} sub-tries");
@@ -446,6 +463,11 @@ fn main() {
             "reader beside an idle writer, as long: {:.2} us (median), {:.2} us (99.9th \
              percentile), {:.1} us at most",
             calm.median, calm.p999, calm.max
+        );
+        println!(
+            "reader beside a writer spinning, as long: {:.2} us (median), {:.2} us (99.9th \
+             percentile), {:.1} us at most",
+            spin.median, spin.p999, spin.max
         );
     }
 }
