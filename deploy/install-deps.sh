@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what v6fwd needs to build, test and run its demo on Debian 12 (or newer):
 # DPDK 22.11 and its virtual-device drivers, pkg-config and libclang for the bindings,
-# iproute2, ping, ndisc6 and radvd for the network-namespace tests, testpmd and the example sources for
-# the benchmarks. Installs only what is missing, so running it again changes nothing.
+# iproute2, ping, ndisc6 and radvd for the network-namespace tests, Prometheus (server and
+# promtool) for the metrics test, testpmd and the example sources for the benchmarks. Installs only what is missing, so running it again changes nothing.
 set -euo pipefail
 
 packages=(
@@ -20,6 +20,7 @@ packages=(
 	ethtool
 	ndisc6
 	radvd
+	prometheus
 	tcpdump
 	python3
 	procps
@@ -46,3 +47,9 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The package starts a Prometheus server of its own where systemd runs; the tests start
+# theirs, and the machine did not ask for one.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

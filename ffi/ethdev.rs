@@ -78,7 +78,7 @@ pub struct PortInfo {
 }
 
 /// A port's hardware (or driver) counters, as `rte_eth_stats_get` gives them.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortStats {
     pub rx_packets: u64,
     pub tx_packets: u64,
@@ -316,6 +316,37 @@ impl PortId {
             tx_errors: s.oerrors,
             rx_nombuf: s.rx_nombuf,
         })
+    }
+
+    /// The driver's extended statistics, by name.
+    pub fn xstats(self) -> Result<Vec<(String, u64)>, DpdkError> {
+        // SAFETY: a null array of size 0 asks only for the count.
+        let n = unsafe { sys::rte_eth_xstats_get_names(self.0, std::ptr::null_mut(), 0) };
+        check("rte_eth_xstats_get_names", self, n.min(0))?;
+        let n = n as usize;
+        let mut names = vec![sys::rte_eth_xstat_name::default(); n];
+        let mut values = vec![sys::rte_eth_xstat::default(); n];
+        // SAFETY: both arrays hold `n` writable elements, the size passed.
+        let got = unsafe { sys::rte_eth_xstats_get_names(self.0, names.as_mut_ptr(), n as u32) };
+        check("rte_eth_xstats_get_names", self, got.min(0))?;
+        // SAFETY: as above.
+        let vals = unsafe { sys::rte_eth_xstats_get(self.0, values.as_mut_ptr(), n as u32) };
+        check("rte_eth_xstats_get", self, vals.min(0))?;
+        // A count that grew between the calls leaves the rest out.
+        let n = n.min(got as usize).min(vals as usize);
+        Ok(values[..n]
+            .iter()
+            .filter_map(|v| {
+                let bytes: Vec<u8> = names
+                    .get(v.id as usize)?
+                    .name
+                    .iter()
+                    .map(|c| *c as u8)
+                    .collect();
+                let text = std::ffi::CStr::from_bytes_until_nul(&bytes).ok()?;
+                Some((text.to_string_lossy().into_owned(), v.value))
+            })
+            .collect())
     }
 
     /// The link state, without waiting for negotiation.

@@ -37,15 +37,21 @@
 //! mode = "adaptive"               # or "poll": never sleep
 //! idle_polls = 256                # empty polls before the first sleep
 //! max_sleep_us = 100              # the longest sleep
+//!
+//! [control]
+//! socket = "/run/v6fwd.sock"      # the control socket, mode 0600
+//!
+//! [metrics]
+//! listen = "127.0.0.1:9469"       # Prometheus metrics over HTTP; "" serves none
 //! ```
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::advert::RaConf;
@@ -141,7 +147,17 @@ pub struct Config {
     pub icmp: IcmpLimits,
     /// Whether workers sleep when idle.
     pub polling: PollMode,
+    /// Where the control socket listens.
+    pub control_socket: PathBuf,
+    /// Where Prometheus metrics are served over HTTP; `None`: they are not.
+    pub metrics: Option<SocketAddr>,
 }
+
+/// Where the control socket listens unless the configuration says otherwise.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/v6fwd.sock";
+/// Where metrics are served unless the configuration says otherwise: loopback, on the
+/// port the README documents.
+pub const DEFAULT_METRICS: &str = "127.0.0.1:9469";
 
 /// One error in a configuration file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +218,22 @@ struct RawConfig {
     icmp: RawIcmp,
     #[serde(default)]
     polling: RawPolling,
+    #[serde(default)]
+    control: RawControl,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    socket: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -264,6 +296,38 @@ struct RawRoute {
     action: Option<Spanned<String>>,
     metric: Option<Spanned<u32>>,
     preference: Option<Spanned<String>>,
+}
+
+/// A route as the control API gives it: the fields of a `[[route]]` table, checked the
+/// same way.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<String>,
+}
+
+impl RouteSpec {
+    fn raw(&self) -> RawRoute {
+        let at = |s: &String| Spanned::new(0..0, s.clone());
+        RawRoute {
+            prefix: at(&self.prefix),
+            via: self.via.as_ref().map(at),
+            port: self.port.as_ref().map(at),
+            action: self.action.as_ref().map(at),
+            metric: self.metric.map(|m| Spanned::new(0..0, m)),
+            preference: self.preference.as_ref().map(at),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -352,6 +416,29 @@ impl Config {
     /// The index of the port called `name`.
     pub fn port_index(&self, name: &str) -> Option<usize> {
         self.ports.iter().position(|p| p.name == name)
+    }
+
+    /// Checks a route given through the control API as a `[[route]]` of this
+    /// configuration would be: its prefix, its gateway on a port's subnet, its port.
+    ///
+    /// # Errors
+    /// Each problem as `field: message`, joined.
+    pub fn route(&self, spec: &RouteSpec) -> Result<Route, String> {
+        let mut ck = Checker {
+            file: Path::new("request"),
+            text: "",
+            errors: Vec::new(),
+        };
+        let route = validate_route(&mut ck, "route", spec.raw(), &self.ports);
+        match route {
+            Some(r) if ck.errors.is_empty() => Ok(r),
+            _ => Err(ck
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")),
+        }
     }
 }
 
@@ -443,6 +530,33 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
     };
 
     let polling = validate_polling(ck, raw.polling);
+    let control_socket = match raw.control.socket {
+        Some(s) if s.get_ref().is_empty() => {
+            ck.error(s.span(), "control.socket", "the path is empty");
+            PathBuf::new()
+        }
+        Some(s) => PathBuf::from(s.into_inner()),
+        None => PathBuf::from(DEFAULT_CONTROL_SOCKET),
+    };
+    let metrics = match raw.metrics.listen {
+        Some(s) if s.get_ref().is_empty() => None,
+        Some(s) => match s.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                ck.error(
+                    s.span(),
+                    "metrics.listen",
+                    format!(
+                        "{:?} is not address:port (like 127.0.0.1:9469 or [::1]:9469; \"\" \
+                         serves no metrics)",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+        None => DEFAULT_METRICS.parse().ok(),
+    };
 
     if raw.ports.is_empty() {
         ck.error(0..0, "port", "no [[port]] is configured");
@@ -567,6 +681,8 @@ fn validate(ck: &mut Checker<'_>, raw: RawConfig) -> Config {
         neighbors,
         icmp,
         polling,
+        control_socket,
+        metrics,
     }
 }
 

@@ -79,6 +79,15 @@ drop_reasons! {
     NoBufferRoom => "no_buffer_room", "A reply did not fit in the buffer of the packet it answers.";
 }
 
+/// The Neighbor Discovery messages, by ICMPv6 type from 133 on, as metrics name them.
+pub const ND_TYPES: [&str; 5] = [
+    "router_solicitation",
+    "router_advertisement",
+    "neighbor_solicitation",
+    "neighbor_advertisement",
+    "redirect",
+];
+
 /// Number of drop reasons.
 pub const DROP_REASONS: usize = DropReason::ALL.len();
 
@@ -95,6 +104,12 @@ impl Counter {
             self.0.load(Ordering::Relaxed).wrapping_add(n),
             Ordering::Relaxed,
         );
+    }
+
+    /// Sets it to `n`: for a gauge. Only the owning core may call this.
+    #[inline]
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
     }
 
     /// The current value, from any thread.
@@ -138,6 +153,15 @@ pub struct CoreCounters {
     /// Neighbor Discovery messages not sent for want of a buffer, and events between cores
     /// lost to a full inbox.
     pub nd_messages_lost: Counter,
+    /// Neighbor Advertisements the router sent, answering solicitations.
+    pub advertisements: Counter,
+    /// Neighbor Discovery messages received with a good checksum, valid or not, by type
+    /// (in the order of [`ND_TYPES`]).
+    pub nd_received: [Counter; ND_TYPES.len()],
+    /// The core's neighbor entries by state (in the order of
+    /// [`crate::neigh::cache::State::ALL`]): a gauge, as of the core's last pass over
+    /// them.
+    pub neighbors: [Counter; crate::neigh::cache::STATES],
     /// ICMPv6 errors not sent because the core's error rate limit was reached.
     pub icmp_rate_limited: Counter,
     /// Time-stamp counter cycles spent in poll rounds that found packets.

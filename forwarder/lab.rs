@@ -58,17 +58,26 @@ impl Host {
 /// Hosts on their own links, each with a /64 `2001:db8:<n>::/64`: the host is `::2`, the
 /// router `::1`. Removed on drop.
 pub struct Topology {
+    pub tag: String,
     pub hosts: Vec<Host>,
 }
 
 impl Topology {
+    /// The control socket of the router between the hosts.
+    pub fn control_socket(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("v6fwd-{}.sock", self.tag))
+    }
+
     /// Creates a host for each link MTU in `mtus`, named from `tag` (at most 8
     /// characters, so interface names stay within Linux's 15).
     ///
     /// # Errors
     /// Fails if `ip` refuses a step (not root, names taken); what was made is removed.
     pub fn create(tag: &str, mtus: &[u16]) -> io::Result<Topology> {
-        let mut topo = Topology { hosts: Vec::new() };
+        let mut topo = Topology {
+            tag: tag.to_owned(),
+            hosts: Vec::new(),
+        };
         for (n, &mtu) in (1u8..).zip(mtus) {
             let host = Host {
                 netns: format!("{tag}-h{n}"),
@@ -186,13 +195,16 @@ impl Drop for Topology {
 }
 
 /// The configuration of a router between the hosts of `topo`: a port on each host's link
-/// through af_packet and the host's subnet on it. The hosts are found by Neighbor
-/// Discovery.
+/// through af_packet and the host's subnet on it, a control socket of the topology's own
+/// ([`Topology::control_socket`]) and metrics on a port the system picks. The hosts are
+/// found by Neighbor Discovery.
 pub fn router_config(topo: &Topology, workers: &[u32]) -> String {
     let list: Vec<String> = workers.iter().map(u32::to_string).collect();
     let mut s = format!(
-        "workers = [{}]\nmbufs = 4095\nrx_descriptors = 256\ntx_descriptors = 256\n",
-        list.join(", ")
+        "workers = [{}]\nmbufs = 4095\nrx_descriptors = 256\ntx_descriptors = 256\n\
+         control = {{ socket = \"{}\" }}\nmetrics = {{ listen = \"127.0.0.1:0\" }}\n",
+        list.join(", "),
+        topo.control_socket().display()
     );
     // af_packet gives a port as many queue pairs as asked: one per worker.
     let qpairs = workers.len().max(1);
@@ -304,6 +316,14 @@ impl Forwarder {
                 }
             }
         }
+    }
+
+    /// The address (host:port) its metrics are served at, as it said when it started.
+    pub fn metrics_addr(&self) -> Option<String> {
+        self.stderr_seen.iter().find_map(|l| {
+            let rest = l.split("metrics served at http://").nth(1)?;
+            Some(rest.split('/').next()?.to_owned())
+        })
     }
 
     /// The process id.

@@ -6,7 +6,8 @@
 //!   bytes and ids that knows nothing of DPDK;
 //! - [`worker`] is the one place where the two meet: polling cores that run the logic on
 //!   bursts of mbufs;
-//! - [`router`] starts and stops it all from a [`config`], on the management thread.
+//! - [`router`] starts and stops it all from a [`config`], on the management thread, whose
+//!   state and work are [`manage`]'s; [`control`] and [`metrics`] serve it to operators.
 
 #![deny(unsafe_code)]
 
@@ -16,11 +17,14 @@ pub mod ffi;
 
 pub mod advert;
 pub mod config;
+pub mod control;
 pub mod counters;
 pub mod dataplane;
 pub mod doctor;
 pub mod fib;
 pub mod lab;
+pub mod manage;
+pub mod metrics;
 pub mod neigh;
 pub mod polling;
 pub mod ratelimit;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use v6fwd::config::Config;
+use v6fwd::config::{Config, DEFAULT_CONTROL_SOCKET};
+use v6fwd::control::client::Client;
+use v6fwd::control::{Outcome, Request, Response, cli};
 use v6fwd::lab::{self, Forwarder, TempFile, Topology};
 
 #[derive(Parser)]
@@ -14,6 +16,13 @@ use v6fwd::lab::{self, Forwarder, TempFile, Topology};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print what a running forwarder answers as JSON.
+    #[arg(short = 'j', long = "json-output", global = true)]
+    json: bool,
+    /// The control socket: of the running forwarder to talk to, or, with `run`, the one
+    /// to listen on instead of the configuration's [default: /run/v6fwd.sock].
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -39,6 +48,32 @@ enum Command {
     /// Build two hosts in network namespaces, run v6fwd between them, ping across it both
     /// ways and show its counters; everything is removed afterwards. Needs root.
     Demo(DemoArgs),
+    /// Routes of the running forwarder: show, get ADDRESS, add, replace, del
+    /// (`route add 2001:db8::/32 via 2001:db8:1::2 [dev PORT] [metric N] [pref high]`).
+    Route {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Neighbor entries of the running forwarder: show.
+    Neigh {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Addresses of the running forwarder's ports: show.
+    Addr {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Ports of the running forwarder, with their counters: show.
+    Link {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Every counter of the running forwarder.
+    Stats,
+    /// Make the running forwarder read its configuration file again and apply what
+    /// changed (as SIGHUP does).
+    Reload,
     /// Check the machine (hugepages, IOMMU, vfio, memory) and, with --config, the ports'
     /// drivers and NUMA placement, the worker cores and the polling mode; say what to fix.
     Doctor {
@@ -77,11 +112,63 @@ fn main() -> ExitCode {
         )
         .init();
 
-    match Cli::parse().command {
-        Command::Run { config, json, eal } => run(&config, json, &eal),
-        Command::Check { config } => check(&config),
-        Command::Demo(args) => demo(&args),
+    let cli = Cli::parse();
+    let control = |request: Result<Request, String>| match request {
+        Ok(r) => ask(
+            cli.socket
+                .as_deref()
+                .unwrap_or(std::path::Path::new(DEFAULT_CONTROL_SOCKET)),
+            &r,
+            cli.json,
+        ),
+        Err(e) => {
+            eprintln!("v6fwd: {e}");
+            ExitCode::from(2)
+        }
+    };
+    match &cli.command {
+        Command::Run { config, json, eal } => run(config, cli.socket.as_deref(), *json, eal),
+        Command::Check { config } => check(config),
+        Command::Demo(args) => demo(args),
         Command::Doctor { config } => doctor(config.as_deref()),
+        Command::Route { words } => control(cli::route(words)),
+        Command::Neigh { words } => control(cli::show_only("neigh", words, Request::NeighShow)),
+        Command::Addr { words } => control(cli::show_only("addr", words, Request::AddrShow)),
+        Command::Link { words } => control(cli::show_only("link", words, Request::LinkShow)),
+        Command::Stats => control(Ok(Request::Stats)),
+        Command::Reload => control(Ok(Request::Reload)),
+    }
+}
+
+/// Sends `request` to the forwarder at `socket` and prints the answer.
+fn ask(socket: &std::path::Path, request: &Request, json: bool) -> ExitCode {
+    let answer = Client::connect(socket).and_then(|mut c| c.call(request));
+    match answer {
+        Ok(Response {
+            outcome: Outcome::Ok(reply),
+            ..
+        }) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reply).expect("plain data")
+                );
+            } else {
+                print!("{}", cli::text(&reply));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Response {
+            outcome: Outcome::Error(e),
+            ..
+        }) => {
+            eprintln!("v6fwd: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("v6fwd: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -100,11 +187,19 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn run(path: &std::path::Path, json: bool, eal: &[String]) -> ExitCode {
-    let Some(config) = load(path) else {
+fn run(
+    path: &std::path::Path,
+    socket: Option<&std::path::Path>,
+    json: bool,
+    eal: &[String],
+) -> ExitCode {
+    let Some(mut config) = load(path) else {
         return ExitCode::from(2);
     };
-    match v6fwd::router::run(&config, eal) {
+    if let Some(s) = socket {
+        config.control_socket = s.to_owned();
+    }
+    match v6fwd::router::run(&config, path, eal) {
         Ok(report) => {
             if json {
                 println!(
@@ -206,7 +301,13 @@ fn run_demo(args: &DemoArgs) -> std::io::Result<bool> {
         &[lab::eal_args(TAG), vec![lab::lcore_map(&[args.worker])]].concat(),
         Duration::from_secs(30),
     )?;
-    println!("v6fwd is forwarding");
+    println!(
+        "v6fwd is forwarding; its control socket is {}{}",
+        topo.control_socket().display(),
+        fwd.metrics_addr()
+            .map(|a| format!(", its metrics http://{a}/metrics"))
+            .unwrap_or_default()
+    );
 
     let (h1, h2) = (&topo.hosts[0], &topo.hosts[1]);
     let (count, interval) = (args.count.to_string(), args.interval.to_string());

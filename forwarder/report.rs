@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::counters::{CoreCounters, DropReason};
+use crate::counters::{CoreCounters, DropReason, ND_TYPES};
 use crate::ffi::PortStats;
+use crate::neigh::cache::State;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PortReport {
@@ -21,7 +22,7 @@ pub struct PortReport {
     pub stats: PortStats,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CoreReport {
     pub lcore: u32,
     pub rx: u64,
@@ -38,6 +39,12 @@ pub struct CoreReport {
     pub router_adverts: u64,
     pub redirects: u64,
     pub nd_messages_lost: u64,
+    /// Neighbor Advertisements sent.
+    pub advertisements: u64,
+    /// Neighbor Discovery messages received, by type.
+    pub nd_received: BTreeMap<String, u64>,
+    /// The core's neighbor entries by state, as of its last pass over them.
+    pub neighbors: BTreeMap<String, u64>,
     pub idle_polls: u64,
     /// Seconds spent in poll rounds that found packets, in rounds that found none, and
     /// asleep.
@@ -46,7 +53,7 @@ pub struct CoreReport {
     pub sleep_seconds: f64,
     pub dropped: u64,
     /// Drops by reason; reasons with no drop are left out.
-    pub drops: BTreeMap<&'static str, u64>,
+    pub drops: BTreeMap<String, u64>,
 }
 
 impl CoreReport {
@@ -68,6 +75,17 @@ impl CoreReport {
             router_adverts: c.router_adverts.get(),
             redirects: c.redirects.get(),
             nd_messages_lost: c.nd_messages_lost.get(),
+            advertisements: c.advertisements.get(),
+            nd_received: ND_TYPES
+                .iter()
+                .zip(&c.nd_received)
+                .map(|(t, n)| ((*t).to_owned(), n.get()))
+                .collect(),
+            neighbors: State::ALL
+                .iter()
+                .zip(&c.neighbors)
+                .map(|(s, n)| (s.name().to_owned(), n.get()))
+                .collect(),
             idle_polls: c.idle_polls.get(),
             busy_seconds: seconds(c.busy_cycles.get()),
             empty_seconds: seconds(c.empty_cycles.get()),
@@ -75,7 +93,7 @@ impl CoreReport {
             dropped: c.dropped_total(),
             drops: DropReason::ALL
                 .iter()
-                .map(|r| (r.name(), c.dropped(*r)))
+                .map(|r| (r.name().to_owned(), c.dropped(*r)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
         }
@@ -119,7 +137,9 @@ impl Report {
             DropReason::ALL.iter().map(|r| (r.name(), 0)).collect();
         for c in &cores {
             for (name, n) in &c.drops {
-                *drops.entry(name).or_default() += n;
+                if let Some(total) = drops.get_mut(name.as_str()) {
+                    *total += n;
+                }
             }
         }
         Report {

@@ -1,26 +1,30 @@
 //! Start-up and shut-down of the forwarder: EAL, mempool, ports and workers, built from a
 //! validated configuration on the management thread (the EAL main lcore).
 
-use std::collections::HashSet;
 use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, unbounded};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Device, MEMPOOL_CACHE, PortConf};
+use crate::control::server::{Call, Server};
 use crate::counters::CoreCounters;
 use crate::dataplane::{Dataplane, PortView};
 use crate::ffi::{
     BURST_MAX, DpdkError, Eal, LcoreId, Mbuf, MbufBatch, Mempool, PortConfig, PortId, RxBurst,
     RxQueue, TxQueue,
 };
-use crate::fib::{PathText, Rib, RibError};
+use crate::fib::{Rib, RibError};
+use crate::manage::{LinkState, Links, Management, WorkerCounters};
+use crate::metrics::Exporter;
 use crate::neigh::cache::Limits;
-use crate::neigh::{Exchange, NeighborTable, RouterReport, dad};
+use crate::neigh::{Exchange, NeighborTable, dad};
 use crate::report::{CoreReport, MempoolReport, PortReport, Report};
-use crate::route::{NextHop, Preference, Prefix, Route, Source as RouteSource};
+use crate::route::{Prefix, Route, Source as RouteSource};
 use crate::wire::{MacAddr, ethernet};
 use crate::worker::{Pending, Worker};
 
@@ -50,8 +54,21 @@ pub enum RunError {
     Port { name: String, source: DpdkError },
     #[error("routes: {0}")]
     Routes(RibError),
-    #[error("cannot catch SIGINT/SIGTERM: {0}")]
+    #[error("cannot catch SIGINT/SIGTERM/SIGHUP: {0}")]
     Signal(std::io::Error),
+    #[error("control socket: {0}")]
+    Control(std::io::Error),
+    #[error("metrics: {0}")]
+    Metrics(std::io::Error),
+}
+
+/// What the management thread serves besides the workers: the control socket's
+/// requests, and SIGHUP's reloads of the configuration file at `path`.
+struct ControlPlane {
+    path: PathBuf,
+    calls: Receiver<Call>,
+    control: Server,
+    reload: Arc<AtomicBool>,
 }
 
 /// The EAL arguments for `config`: the program name, a `--vdev` for each virtual device,
@@ -87,13 +104,36 @@ pub fn eal_args(config: &Config, user: &[String]) -> Vec<String> {
 /// # Errors
 /// Fails, having started nothing that keeps running, if DPDK or a port refuses the
 /// configuration.
-pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError> {
+pub fn run(config: &Config, path: &Path, user_eal_args: &[String]) -> Result<Report, RunError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
     }
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
+        .map_err(RunError::Signal)?;
+    // The sockets first: a path or port that is taken stops the start before DPDK does
+    // anything.
+    let (caller, calls) = unbounded();
+    let control =
+        Server::bind(&config.control_socket, caller.clone()).map_err(RunError::Control)?;
+    let exporter = match config.metrics {
+        Some(addr) => Some(Exporter::bind(addr, caller).map_err(RunError::Metrics)?),
+        None => None,
+    };
+    info!(socket = %control.path().display(), "control socket listening");
+    if let Some(e) = &exporter {
+        info!("metrics served at http://{}/metrics", e.local_addr());
+    }
     let eal = Eal::init(&eal_args(config, user_eal_args))?;
-    let result = run_on(&eal, config, &stop);
+    let control_plane = ControlPlane {
+        path: path.to_owned(),
+        calls,
+        control,
+        reload,
+    };
+    let result = run_on(&eal, config, &stop, control_plane);
+    drop(exporter);
     // SAFETY: run_on has returned, so its guards have waited for every lcore it launched
     // and closed every port it configured, and its mempool is dropped.
     #[allow(unsafe_code)]
@@ -106,7 +146,12 @@ pub fn run(config: &Config, user_eal_args: &[String]) -> Result<Report, RunError
 /// Everything between EAL start and clean-up. The guards are declared so that they drop in
 /// the only safe order, on every path out: workers stopped and waited for, then ports
 /// stopped and closed, then the mempool freed.
-fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, RunError> {
+fn run_on(
+    eal: &Eal,
+    config: &Config,
+    stop: &Arc<AtomicBool>,
+    control: ControlPlane,
+) -> Result<Report, RunError> {
     let main = eal.main_lcore();
     let workers: Vec<LcoreId> = config.workers.iter().map(|l| LcoreId(*l)).collect();
     for &w in &workers {
@@ -164,7 +209,7 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         })
         .copied()
         .collect();
-    let mut rib = Rib::with_routes(config.ports.len() as u16, &routes, &config.neighbors)
+    let rib = Rib::with_routes(config.ports.len() as u16, &routes, &config.neighbors)
         .map_err(RunError::Routes)?;
     let dataplane = Arc::new(Dataplane::new(
         views,
@@ -192,8 +237,6 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         lcores: Vec::new(),
     };
     let exchange: Arc<Exchange<Pending>> = Arc::new(Exchange::new(workers.len(), EXCHANGE_INBOX));
-    let statics: HashSet<(u16, Ipv6Addr)> =
-        config.neighbors.iter().map(|n| (n.port, n.addr)).collect();
     for (index, ((&lcore, queues), counters)) in
         workers.iter().zip(queues).zip(&counters).enumerate()
     {
@@ -222,30 +265,35 @@ fn run_on(eal: &Eal, config: &Config, stop: &Arc<AtomicBool>) -> Result<Report, 
         "forwarding"
     );
 
-    let clock = Instant::now();
+    let mut manager = Management::new(
+        config.clone(),
+        control.path.clone(),
+        rib,
+        refused.clone(),
+        Arc::clone(&dataplane),
+        Arc::clone(&exchange),
+        workers
+            .iter()
+            .zip(&counters)
+            .map(|(l, c)| WorkerCounters {
+                lcore: l.0,
+                counters: Arc::clone(c),
+            })
+            .collect(),
+        eal.tsc_hz(),
+    );
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(50));
-        let now = clock.elapsed().as_nanos() as u64;
-        for r in rib.expire(now) {
-            info!(prefix = %r.prefix, path = %PathText(&r), "route expired");
+        if let Ok(call) = control.calls.recv_timeout(Duration::from_millis(50)) {
+            let answer = manager.handle(call.request, &ports, control.control.refused());
+            let _ = call.reply.send(answer);
         }
-        // What Neighbor Discovery found of gateways, for choosing among them. Static
-        // neighbors are the configuration's; hosts that are no router nor gateway do not
-        // concern the routing table.
-        while let Some(ra) = exchange.router_advert() {
-            learn_routes(&mut rib, &ra, now);
-        }
-        while let Some(ch) = exchange.reachability() {
-            if statics.contains(&(ch.port, ch.addr)) {
-                continue;
-            }
-            if ch.router || rib.has_gateway(ch.port, &ch.addr) {
-                info!(port = ch.port, neighbor = %ch.addr, reachability = ?ch.reachability, "neighbor");
-                rib.set_neighbor(ch.port, ch.addr, ch.reachability, None);
+        if control.reload.swap(false, Ordering::Relaxed) {
+            info!("SIGHUP: reloading {}", control.path.display());
+            if let Err(e) = manager.reload() {
+                error!("{e}");
             }
         }
-        rib.publish();
-        rib.reclaim();
+        manager.tick();
     }
     info!("stopping");
     launched.wait();
@@ -379,6 +427,22 @@ impl Ports {
         view.ra = p.ra.clone();
         view.accept_ra = p.accept_ra;
         Ok((view, info.rx_queues, info.tx_queues))
+    }
+}
+
+impl Links for Ports {
+    fn link(&self, port: usize) -> LinkState {
+        let Some(&id) = self.ids.get(port) else {
+            return LinkState::default();
+        };
+        let link = id.link().ok();
+        LinkState {
+            port_id: id.0,
+            up: link.is_some_and(|l| l.up),
+            speed_mbps: link.map_or(0, |l| l.speed_mbps),
+            stats: id.stats().unwrap_or_default(),
+            xstats: id.xstats().unwrap_or_default().into_iter().collect(),
+        }
     }
 }
 
@@ -518,54 +582,6 @@ struct Probed {
     frames: u64,
     /// Probes sent.
     sent: u64,
-}
-
-/// Takes the routes a router on an upstream port advertises: the default route through
-/// it for its router lifetime, at its preference (RFC 4861 6.3.4, RFC 4191 3.1; the
-/// default route is an ordinary route, `::/0`), and one per Route Information option. A
-/// lifetime of 0 takes the route away.
-fn learn_routes(rib: &mut Rib, ra: &RouterReport, now: u64) {
-    let a = &ra.advert;
-    let offers = std::iter::once((
-        0u128,
-        0u8,
-        a.prf,
-        u32::from(a.lifetime_s),
-        RouteSource::RouterAdvertisement,
-    ))
-    .chain(a.routes[..a.route_count].iter().map(|r| {
-        (
-            r.prefix,
-            r.len,
-            r.prf,
-            r.lifetime_s,
-            RouteSource::RouteInformation,
-        )
-    }));
-    for (prefix, len, prf, lifetime_s, source) in offers {
-        let prefix = Prefix::new(Ipv6Addr::from(prefix), len).network();
-        let hop = NextHop::Gateway(ra.router);
-        if lifetime_s == 0 {
-            if rib.delete_path(prefix, ra.port, hop, None).is_ok() {
-                info!(%prefix, router = %ra.router, port = ra.port, "route withdrawn");
-            }
-            continue;
-        }
-        let route = Route {
-            preference: Preference::from_prf(prf),
-            source,
-            // RFC 4191 3.1: the largest lifetime means for ever.
-            expires: (lifetime_s != u32::MAX).then(|| now + u64::from(lifetime_s) * 1_000_000_000),
-            ..Route::new(prefix, ra.port, hop)
-        };
-        match rib.upsert(route) {
-            Ok(true) => {
-                info!(%prefix, router = %ra.router, port = ra.port, preference = %route.preference, "route learned")
-            }
-            Ok(false) => {}
-            Err(e) => warn!(%prefix, router = %ra.router, "route refused: {e}"),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict, destinati
 use crate::ffi::{self, BURST_MAX, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::fib::Leaf;
 use crate::neigh::cache::{Action, Cache, Limits, Output as Resolution, Refusal, Timers};
-use crate::neigh::{Event, Exchange, Message, ReachabilityChange, RouterReport};
+use crate::neigh::{Event, Exchange, Listing, Message, ReachabilityChange, RouterReport};
 use crate::polling::{Backoff, PollMode};
 use crate::wire::{ethernet, fragment};
 
@@ -297,6 +297,18 @@ impl Worker {
         if now >= core.next_collect {
             cache.collect(now, COLLECT_PER_MS);
             core.next_collect = now + MS;
+            for (gauge, n) in c.neighbors.iter().zip(cache.census()) {
+                gauge.set(n);
+            }
+            let asked = ex.listing_asked();
+            if asked != core.listed {
+                core.listed = asked;
+                let _ = ex.give_listing(Listing {
+                    core: self.index,
+                    asked,
+                    entries: cache.list(now),
+                });
+            }
         }
         let mut actions: Vec<Action<Pending>> = cache.actions().collect();
         work += actions.len();

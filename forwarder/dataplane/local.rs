@@ -166,7 +166,14 @@ impl Dataplane {
         if !checksum::verify_upper_layer(src, dst, exthdr::ICMPV6, icmp) {
             return Verdict::Drop(DropReason::IcmpChecksum);
         }
-        match msg.msg_type() {
+        let kind = msg.msg_type();
+        if let Some(c) = kind
+            .checked_sub(icmpv6::ROUTER_SOLICIT)
+            .and_then(|i| core.counters.nd_received.get(usize::from(i)))
+        {
+            c.add(1);
+        }
+        match kind {
             // RFC 6980 5: Neighbor Discovery messages that came in fragments are ignored.
             icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT if rx.reassembled => {
                 Verdict::Drop(DropReason::NdInvalid)
@@ -175,7 +182,11 @@ impl Dataplane {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])
                     .expect("frames past handle() hold both headers")
                     .hop_limit();
-                answer_solicitation(core, port, buf, rx, at, src, dst, hop_limit)
+                let v = answer_solicitation(core, port, buf, rx, at, src, dst, hop_limit);
+                if matches!(v, Verdict::Reply { .. }) {
+                    core.counters.advertisements.add(1);
+                }
+                v
             }
             icmpv6::ROUTER_SOLICIT if port.ra.is_some() && !rx.reassembled => {
                 let hop_limit = Ipv6Packet::new(&buf[L3_OFFSET..])

@@ -175,6 +175,8 @@ pub struct Core {
     pub unresolved: Ipv6Addr,
     /// When the worker next collects idle neighbor entries.
     pub next_collect: u64,
+    /// The latest listing of neighbor entries this core answered.
+    pub listed: u64,
     /// A Redirect the last forwarded packet calls for, for the worker to send.
     pub redirect: Option<Redirect>,
     /// Router Advertisements of routers on upstream ports, for the routing table: (port,
@@ -229,6 +231,7 @@ impl Core {
             nd_events: Vec::with_capacity(64),
             unresolved: Ipv6Addr::UNSPECIFIED,
             next_collect: 0,
+            listed: 0,
             router_adverts: Vec::new(),
             redirect: None,
             now_ns: 0,

@@ -242,6 +242,50 @@ pub struct Cache<P> {
     due: Vec<(u32, u32, u64)>,
     /// Where the next [`Cache::collect`] starts.
     hand: usize,
+    /// Live entries by state seen by [`Cache::collect`] in its pass so far, and in its
+    /// last whole pass.
+    tally: [u64; STATES],
+    census: [u64; STATES],
+}
+
+/// Number of [`State`]s.
+pub const STATES: usize = 7;
+
+impl State {
+    /// Every state, in the order of [`Cache::census`].
+    pub const ALL: [State; STATES] = [
+        State::Incomplete,
+        State::Reachable,
+        State::Stale,
+        State::Delay,
+        State::Probe,
+        State::Failed,
+        State::Static,
+    ];
+
+    /// The state's name as `ip neigh` shows it (a configured entry is PERMANENT).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Incomplete => "INCOMPLETE",
+            State::Reachable => "REACHABLE",
+            State::Stale => "STALE",
+            State::Delay => "DELAY",
+            State::Probe => "PROBE",
+            State::Failed => "FAILED",
+            State::Static => "PERMANENT",
+        }
+    }
+}
+
+/// One entry, as [`Cache::list`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub port: u16,
+    pub addr: Ipv6Addr,
+    /// None while INCOMPLETE.
+    pub lladdr: Option<MacAddr>,
+    pub state: State,
+    pub router: bool,
 }
 
 impl<P> Cache<P> {
@@ -263,6 +307,8 @@ impl<P> Cache<P> {
             actions: Vec::new(),
             due: Vec::new(),
             hand: 0,
+            tally: [0; STATES],
+            census: [0; STATES],
         };
         for port in 0..ports {
             c.draw_reachable(port, now);
@@ -298,6 +344,31 @@ impl<P> Cache<P> {
             s => s,
         };
         Some((e.lladdr, state))
+    }
+
+    /// Every entry, as of `now`.
+    pub fn list(&self, now: u64) -> Vec<Listed> {
+        self.entries
+            .iter()
+            .filter(|e| e.live)
+            .map(|e| Listed {
+                port: e.port,
+                addr: e.addr,
+                lladdr: (e.state != State::Incomplete).then_some(e.lladdr),
+                state: match e.state {
+                    State::Reachable if now >= e.reachable_until => State::Stale,
+                    s => s,
+                },
+                router: e.router,
+            })
+            .collect()
+    }
+
+    /// Entries by state (in the order of [`State::ALL`]) as the last whole pass of
+    /// [`Cache::collect`] found them: counted on the way, at no cost of its own, and so
+    /// as old as one pass.
+    pub fn census(&self) -> [u64; STATES] {
+        self.census
     }
 
     /// Entries in the cache.
@@ -752,10 +823,23 @@ impl<P> Cache<P> {
     pub fn collect(&mut self, now: u64, budget: usize) -> usize {
         let after = u64::from(self.limits.gc_after_ms) * MS;
         let mut freed = 0;
+        if self.entries.is_empty() {
+            self.census = [0; STATES];
+        }
         for _ in 0..budget.min(self.entries.len()) {
             self.hand = (self.hand + 1) % self.entries.len();
             let i = self.hand;
+            if i == 0 {
+                self.census = std::mem::take(&mut self.tally);
+            }
             let e = &self.entries[i];
+            if e.live {
+                let state = match e.state {
+                    State::Reachable if now >= e.reachable_until => State::Stale,
+                    s => s,
+                };
+                self.tally[state as usize] += 1;
+            }
             let idle = match e.state {
                 State::Stale | State::Failed => true,
                 State::Reachable => now >= e.reachable_until,

@@ -15,12 +15,13 @@ pub mod wheel;
 
 use std::hash::{BuildHasher, Hash};
 use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::wire::MacAddr;
-use cache::{Advert, Source, State};
+use cache::{Advert, Listed, Source, State};
 
 /// What a core learned about a neighbor entry, for the entry's owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,11 +96,23 @@ pub struct RouterReport {
     pub advert: crate::wire::nd::ReceivedAdvert,
 }
 
+/// A core's list of its neighbor entries, made when the management thread asks.
+#[derive(Debug)]
+pub struct Listing {
+    pub core: usize,
+    /// The request it answers.
+    pub asked: u64,
+    pub entries: Vec<Listed>,
+}
+
 /// The cores' inboxes, one each, and the management thread's.
 pub struct Exchange<P> {
     inboxes: Vec<ArrayQueue<Message<P>>>,
     routing: ArrayQueue<ReachabilityChange>,
     routers: ArrayQueue<RouterReport>,
+    /// The latest listing of entries the management thread asked for, and the answers.
+    asked: AtomicU64,
+    listings: ArrayQueue<Listing>,
     hasher: FxBuildHasher,
 }
 
@@ -112,6 +125,8 @@ impl<P> Exchange<P> {
                 .collect(),
             routing: ArrayQueue::new(capacity.max(1)),
             routers: ArrayQueue::new(256),
+            asked: AtomicU64::new(0),
+            listings: ArrayQueue::new(cores.max(1) * 2),
             hasher: FxBuildHasher,
         }
     }
@@ -157,6 +172,29 @@ impl<P> Exchange<P> {
     /// The next router's advertisement, for the management thread.
     pub fn router_advert(&self) -> Option<RouterReport> {
         self.routers.pop()
+    }
+
+    /// Asks every core to list its entries; returns the request's number, which the
+    /// answers carry.
+    pub fn ask_listing(&self) -> u64 {
+        self.asked.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The latest listing asked for: a core whose last answer was to an older one is to
+    /// answer this one.
+    pub fn listing_asked(&self) -> u64 {
+        self.asked.load(Ordering::Relaxed)
+    }
+
+    /// A core's answer; `false` if the answers' queue is full (the asker gave up on
+    /// older ones and has not taken them).
+    pub fn give_listing(&self, listing: Listing) -> bool {
+        self.listings.push(listing).is_ok()
+    }
+
+    /// The next core's answer, for the management thread.
+    pub fn take_listing(&self) -> Option<Listing> {
+        self.listings.pop()
     }
 }
 
@@ -290,6 +328,13 @@ impl NeighborTable {
     #[inline]
     pub fn lookup(&self, port: u16, addr: &Ipv6Addr) -> Option<MacAddr> {
         self.entries.get(&(port, *addr)).copied()
+    }
+
+    /// Every entry.
+    pub fn iter(&self) -> impl Iterator<Item = Neighbor> + '_ {
+        self.entries
+            .iter()
+            .map(|(&(port, addr), &lladdr)| Neighbor { port, addr, lladdr })
     }
 
     /// Number of entries.

@@ -13,6 +13,8 @@ use v6fwd::lab::{self, Forwarder, TempFile, Topology};
 use v6fwd::testvec;
 use v6fwd::wire::Ipv6Packet;
 
+mod control;
+
 const EXE: &str = env!("CARGO_BIN_EXE_v6fwd");
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -1,0 +1,941 @@
+//! The management thread's state and work: the one writer of the control state.
+//!
+//! [`Management`] owns the configuration and the routing table. It applies the control
+//! API's requests one at a time, each whole or not at all; it takes what the workers
+//! report (routers' advertisements, gateways' reachability), ends routes whose lifetime
+//! is over, and publishes the routing table the workers read. It reads the workers'
+//! counters and asks them for their neighbor entries, and never waits on a worker: what a
+//! worker has not answered in time is reported as missing. It knows nothing of DPDK: the
+//! ports' own counters come through [`Links`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::config::{Config, ConfigErrors, RouteSpec};
+use crate::control::cli::route_line;
+use crate::control::{
+    AddressRow, LinkRow, NeighborRow, Reply, Request, Response, RouteGot, RouteMatch, RouteRow,
+    SelectedPath, Stats,
+};
+use crate::counters::{CoreCounters, DropReason};
+use crate::dataplane::Dataplane;
+use crate::ffi::PortStats;
+use crate::fib::{PathText, Rib};
+use crate::neigh::cache::State;
+use crate::neigh::{Exchange, RouterReport};
+use crate::report::CoreReport;
+use crate::route::{NextHop, Preference, Prefix, Reject, Route, Source};
+
+/// How long `neigh show` waits for every worker to list its entries.
+const LISTING_WAIT: Duration = Duration::from_millis(500);
+
+/// A port as its driver sees it.
+#[derive(Debug, Clone, Default)]
+pub struct LinkState {
+    pub port_id: u16,
+    pub up: bool,
+    pub speed_mbps: u32,
+    pub stats: PortStats,
+    pub xstats: BTreeMap<String, u64>,
+}
+
+/// The ports' drivers, as the management thread reads them.
+pub trait Links {
+    fn link(&self, port: usize) -> LinkState;
+}
+
+/// A worker core, for the management thread: its lcore and its counters.
+pub struct WorkerCounters {
+    pub lcore: u32,
+    pub counters: Arc<CoreCounters>,
+}
+
+/// The management thread's state.
+pub struct Management<P> {
+    config: Config,
+    path: PathBuf,
+    rib: Rib,
+    /// The configured neighbors, which Neighbor Discovery does not report.
+    statics: HashSet<(u16, Ipv6Addr)>,
+    /// Addresses refused at start, as (port, address).
+    refused: Vec<(usize, Ipv6Addr)>,
+    dataplane: Arc<Dataplane>,
+    exchange: Arc<Exchange<P>>,
+    workers: Vec<WorkerCounters>,
+    tsc_hz: u64,
+    started: Instant,
+    /// Requests refused: by the socket (malformed) and here (invalid).
+    refused_requests: u64,
+}
+
+impl<P> Management<P> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        path: PathBuf,
+        rib: Rib,
+        refused: Vec<(usize, Ipv6Addr)>,
+        dataplane: Arc<Dataplane>,
+        exchange: Arc<Exchange<P>>,
+        workers: Vec<WorkerCounters>,
+        tsc_hz: u64,
+    ) -> Management<P> {
+        let statics = config.neighbors.iter().map(|n| (n.port, n.addr)).collect();
+        Management {
+            config,
+            path,
+            rib,
+            statics,
+            refused,
+            dataplane,
+            exchange,
+            workers,
+            tsc_hz,
+            started: Instant::now(),
+            refused_requests: 0,
+        }
+    }
+
+    pub fn rib(&self) -> &Rib {
+        &self.rib
+    }
+
+    /// Nanoseconds since start: the clock of route lifetimes.
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    /// The periodic work: routes learned from advertisements, gateways' reachability,
+    /// lifetimes ended; then the table is published if it changed, and tables no worker
+    /// holds any longer are freed.
+    pub fn tick(&mut self) {
+        let now = self.now();
+        for r in self.rib.expire(now) {
+            info!(prefix = %r.prefix, path = %PathText(&r), "route expired");
+        }
+        while let Some(ra) = self.exchange.router_advert() {
+            learn_routes(&mut self.rib, &ra, now);
+        }
+        // Static neighbors are the configuration's; hosts that are no router nor gateway
+        // do not concern the routing table.
+        while let Some(ch) = self.exchange.reachability() {
+            if self.statics.contains(&(ch.port, ch.addr)) {
+                continue;
+            }
+            if ch.router || self.rib.has_gateway(ch.port, &ch.addr) {
+                info!(port = ch.port, neighbor = %ch.addr, reachability = ?ch.reachability, "neighbor");
+                self.rib
+                    .set_neighbor(ch.port, ch.addr, ch.reachability, None);
+            }
+        }
+        self.rib.publish();
+        self.rib.reclaim();
+    }
+
+    /// Applies or answers one request. A change is published before the answer, so a
+    /// client that is told it is done may count on the workers using it.
+    pub fn handle(&mut self, request: Request, links: &dyn Links, socket_refused: u64) -> Response {
+        let result = match request {
+            Request::RouteShow => Ok(Reply::Routes(
+                self.rib.routes().map(|r| self.row(r)).collect(),
+            )),
+            Request::RouteGet { address } => self.route_get(address),
+            Request::RouteAdd(spec) => self.route_add(&spec),
+            Request::RouteReplace { prefix, paths } => self.route_replace(&prefix, &paths),
+            Request::RouteDel(m) => self.route_del(&m),
+            Request::NeighShow => self.neigh_show(),
+            Request::AddrShow => Ok(Reply::Addresses(self.addresses())),
+            Request::LinkShow => Ok(Reply::Links(self.links(links))),
+            Request::Stats => Ok(Reply::Stats(Box::new(self.stats(links, socket_refused)))),
+            Request::Reload => self.reload(),
+        };
+        match result {
+            Ok(reply) => {
+                self.rib.publish();
+                Response::ok(reply)
+            }
+            Err(e) => {
+                self.refused_requests += 1;
+                Response::error(e)
+            }
+        }
+    }
+
+    fn port_name(&self, port: u16) -> String {
+        self.config
+            .ports
+            .get(usize::from(port))
+            .map_or_else(|| format!("port{port}"), |p| p.name.clone())
+    }
+
+    fn row(&self, r: &Route) -> RouteRow {
+        let now = self.now();
+        let (kind, via, dev) = match r.next_hop {
+            NextHop::Gateway(g) => ("unicast", Some(g), Some(self.port_name(r.port))),
+            NextHop::OnLink => ("unicast", None, Some(self.port_name(r.port))),
+            NextHop::Reject(j) => (reject_name(j), None, None),
+        };
+        RouteRow {
+            prefix: r.prefix.to_string(),
+            kind: kind.to_owned(),
+            via,
+            dev,
+            metric: r.metric,
+            preference: r.preference.to_string(),
+            proto: r.source.to_string(),
+            expires_s: r
+                .expires
+                .map(|t| t.saturating_sub(now).div_ceil(1_000_000_000)),
+        }
+    }
+
+    fn route_get(&self, address: Ipv6Addr) -> Result<Reply, String> {
+        let found = self
+            .rib
+            .lookup(&address)
+            .ok_or_else(|| format!("no route to {address}"))?;
+        Ok(Reply::Route(RouteGot {
+            address,
+            routes: found.routes.iter().map(|r| self.row(r)).collect(),
+            selected: found
+                .selected
+                .iter()
+                .map(|s| match s.next_hop {
+                    NextHop::Reject(j) => SelectedPath {
+                        dev: None,
+                        via: None,
+                        kind: reject_name(j).to_owned(),
+                    },
+                    NextHop::Gateway(g) => SelectedPath {
+                        dev: Some(self.port_name(s.port)),
+                        via: Some(g),
+                        kind: "unicast".into(),
+                    },
+                    NextHop::OnLink => SelectedPath {
+                        dev: Some(self.port_name(s.port)),
+                        via: None,
+                        kind: "unicast".into(),
+                    },
+                })
+                .collect(),
+        }))
+    }
+
+    /// A route the API gives, checked as the configuration's are; it must not touch a
+    /// port's own subnet.
+    fn api_route(&self, spec: &RouteSpec) -> Result<Route, String> {
+        let route = self.config.route(spec)?;
+        self.not_connected(&route.prefix)?;
+        Ok(Route {
+            source: Source::Api,
+            ..route
+        })
+    }
+
+    fn not_connected(&self, prefix: &Prefix) -> Result<(), String> {
+        let routes = self.rib.get(prefix).unwrap_or_default();
+        match routes.iter().find(|r| r.source == Source::Connected) {
+            Some(r) => Err(format!(
+                "{prefix} is the subnet of port {}: change the port's addresses instead",
+                self.port_name(r.port)
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn route_add(&mut self, spec: &RouteSpec) -> Result<Reply, String> {
+        let route = self.api_route(spec)?;
+        let paths = self.rib.get(&route.prefix).unwrap_or_default();
+        check_mix(paths.iter().chain([&route]))?;
+        self.rib.add(route).map_err(|e| e.to_string())?;
+        let line = route_line(&self.row(&route));
+        info!("route added: {line}");
+        Ok(Reply::Done(format!("added {line}")))
+    }
+
+    fn route_replace(&mut self, prefix: &str, paths: &[RouteSpec]) -> Result<Reply, String> {
+        let prefix: Prefix = prefix.parse().map_err(|e| format!("prefix: {e}"))?;
+        if paths.is_empty() {
+            return Err(format!("{prefix}: a replace needs at least one path"));
+        }
+        let mut routes = Vec::new();
+        for (i, spec) in paths.iter().enumerate() {
+            let r = self
+                .api_route(spec)
+                .map_err(|e| format!("path {}: {e}", i + 1))?;
+            if r.prefix != prefix {
+                return Err(format!(
+                    "path {}: its prefix {} is not {prefix}",
+                    i + 1,
+                    r.prefix
+                ));
+            }
+            routes.push(r);
+        }
+        check_mix(routes.iter())?;
+        self.rib
+            .replace(prefix, routes.clone())
+            .map_err(|e| e.to_string())?;
+        info!(%prefix, paths = routes.len(), "route replaced");
+        Ok(Reply::Done(format!(
+            "replaced {prefix} with {} path(s)",
+            routes.len()
+        )))
+    }
+
+    fn route_del(&mut self, m: &RouteMatch) -> Result<Reply, String> {
+        let prefix: Prefix = m.prefix.parse().map_err(|e| format!("prefix: {e}"))?;
+        if prefix.network() != prefix {
+            return Err(format!(
+                "{prefix} has host bits set (the prefix is {})",
+                prefix.network()
+            ));
+        }
+        self.not_connected(&prefix)?;
+        let routes = self
+            .rib
+            .get(&prefix)
+            .ok_or_else(|| format!("no route for {prefix}"))?
+            .to_vec();
+        let via: Option<Ipv6Addr> = match &m.via {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| format!("via: {v:?} is not an IPv6 address"))?,
+            ),
+            None => None,
+        };
+        let port = match &m.port {
+            Some(name) => Some(self.config.port_index(name).ok_or_else(|| {
+                format!(
+                    "no port is called {name:?} (ports: {})",
+                    self.port_names().join(", ")
+                )
+            })? as u16),
+            None => None,
+        };
+        let matches = |r: &Route| {
+            via.is_none_or(|g| r.next_hop == NextHop::Gateway(g))
+                && port.is_none_or(|p| r.port == p && !matches!(r.next_hop, NextHop::Reject(_)))
+                && m.metric.is_none_or(|x| x == r.metric)
+        };
+        let (gone, kept): (Vec<Route>, Vec<Route>) = routes.iter().partition(|r| matches(r));
+        if gone.is_empty() {
+            return Err(format!("{prefix} has no route that matches"));
+        }
+        if kept.is_empty() {
+            self.rib.delete(prefix).map_err(|e| e.to_string())?;
+        } else {
+            self.rib.replace(prefix, kept).map_err(|e| e.to_string())?;
+        }
+        let lines: Vec<String> = gone.iter().map(|r| route_line(&self.row(r))).collect();
+        for line in &lines {
+            info!("route deleted: {line}");
+        }
+        Ok(Reply::Done(format!("deleted {}", lines.join("\ndeleted "))))
+    }
+
+    fn port_names(&self) -> Vec<&str> {
+        self.config.ports.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// Every neighbor entry: the configured ones, and the entries each worker lists when
+    /// asked. A worker that does not answer within [`LISTING_WAIT`] fails the request
+    /// rather than giving a partial list.
+    fn neigh_show(&mut self) -> Result<Reply, String> {
+        let mut rows: Vec<NeighborRow> = self
+            .dataplane
+            .neighbors()
+            .iter()
+            .map(|n| NeighborRow {
+                dev: self.port_name(n.port),
+                address: n.addr,
+                lladdr: Some(n.lladdr.to_string()),
+                state: State::Static.name().to_owned(),
+                router: false,
+                core: None,
+            })
+            .collect();
+        let asked = self.exchange.ask_listing();
+        let deadline = Instant::now() + LISTING_WAIT;
+        let mut answered = vec![false; self.workers.len()];
+        while answered.iter().any(|a| !a) {
+            match self.exchange.take_listing() {
+                Some(l) if l.asked == asked && l.core < answered.len() => {
+                    answered[l.core] = true;
+                    let lcore = self.workers[l.core].lcore;
+                    rows.extend(l.entries.into_iter().map(|e| NeighborRow {
+                        dev: self.port_name(e.port),
+                        address: e.addr,
+                        lladdr: e.lladdr.map(|m| m.to_string()),
+                        state: e.state.name().to_owned(),
+                        router: e.router,
+                        core: Some(lcore),
+                    }));
+                }
+                Some(_) => {}
+                None if Instant::now() >= deadline => {
+                    let missing: Vec<String> = answered
+                        .iter()
+                        .zip(&self.workers)
+                        .filter(|(a, _)| !**a)
+                        .map(|(_, w)| w.lcore.to_string())
+                        .collect();
+                    return Err(format!(
+                        "worker lcore(s) {} did not list their neighbors in time",
+                        missing.join(", ")
+                    ));
+                }
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        rows.sort_by(|a, b| (&a.dev, a.address).cmp(&(&b.dev, b.address)));
+        Ok(Reply::Neighbors(rows))
+    }
+
+    fn addresses(&self) -> Vec<AddressRow> {
+        self.config
+            .ports
+            .iter()
+            .zip(self.dataplane.ports())
+            .enumerate()
+            .map(|(p, (conf, view))| AddressRow {
+                dev: conf.name.clone(),
+                addresses: view
+                    .subnets
+                    .iter()
+                    .map(|(a, len)| format!("{a}/{len}"))
+                    .collect(),
+                refused: self
+                    .refused
+                    .iter()
+                    .filter(|(q, _)| *q == p)
+                    .map(|(_, a)| a.to_string())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn links(&self, links: &dyn Links) -> Vec<LinkRow> {
+        self.config
+            .ports
+            .iter()
+            .zip(self.dataplane.ports())
+            .enumerate()
+            .map(|(p, (conf, view))| {
+                let l = links.link(p);
+                LinkRow {
+                    name: conf.name.clone(),
+                    device: conf.device.name().to_owned(),
+                    port_id: l.port_id,
+                    mac: view.mac.to_string(),
+                    mtu: view.mtu,
+                    up: l.up,
+                    speed_mbps: l.speed_mbps,
+                    stats: l.stats,
+                    xstats: l.xstats,
+                }
+            })
+            .collect()
+    }
+
+    /// Every counter, read without stopping a worker.
+    pub fn stats(&self, links: &dyn Links, socket_refused: u64) -> Stats {
+        let cores: Vec<CoreReport> = self
+            .workers
+            .iter()
+            .map(|w| CoreReport::new(w.lcore, &w.counters, self.tsc_hz))
+            .collect();
+        let mut drops: BTreeMap<String, u64> = DropReason::ALL
+            .iter()
+            .map(|r| (r.name().to_owned(), 0))
+            .collect();
+        let mut neighbors: BTreeMap<String, u64> = State::ALL
+            .iter()
+            .map(|s| (s.name().to_owned(), 0))
+            .collect();
+        for c in &cores {
+            for (name, n) in &c.drops {
+                *drops.entry(name.clone()).or_default() += n;
+            }
+            for (name, n) in &c.neighbors {
+                *neighbors.entry(name.clone()).or_default() += n;
+            }
+        }
+        *neighbors
+            .entry(State::Static.name().to_owned())
+            .or_default() += self.dataplane.neighbors().len() as u64;
+        let mut routes: BTreeMap<String, u64> = [
+            Source::Connected,
+            Source::Static,
+            Source::RouterAdvertisement,
+            Source::RouteInformation,
+            Source::Api,
+        ]
+        .iter()
+        .map(|s| (s.to_string(), 0))
+        .collect();
+        for r in self.rib.routes() {
+            *routes.entry(r.source.to_string()).or_default() += 1;
+        }
+        Stats {
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            tsc_hz: self.tsc_hz,
+            links: self.links(links),
+            cores,
+            drops,
+            routes,
+            prefixes: self.rib.len() as u64,
+            neighbors,
+            control_errors: self.refused_requests + socket_refused,
+        }
+    }
+
+    /// Reads the configuration file again and applies what changed. Only what can change
+    /// under running workers is applied: the configured routes. A change to anything else
+    /// (ports, addresses, neighbors, cores, pools, timers) is refused with the field
+    /// named, and then nothing changes.
+    pub fn reload(&mut self) -> Result<Reply, String> {
+        let fresh = Config::load(&self.path).map_err(|e: ConfigErrors| {
+            format!(
+                "{e}\n{}: not reloaded; nothing changed",
+                self.path.display()
+            )
+        })?;
+        let fixed = restart_only(&self.config, &fresh);
+        if !fixed.is_empty() {
+            return Err(format!(
+                "{}: {} can change only by a restart; not reloaded, nothing changed",
+                self.path.display(),
+                fixed.join(", ")
+            ));
+        }
+        let is_static = |r: &&Route| r.source == Source::Static;
+        let old: Vec<Route> = self
+            .config
+            .routes
+            .iter()
+            .filter(is_static)
+            .copied()
+            .collect();
+        let new: Vec<Route> = fresh.routes.iter().filter(is_static).copied().collect();
+        let mut prefixes: Vec<Prefix> = old.iter().chain(&new).map(|r| r.prefix).collect();
+        prefixes.sort_by_key(|p| (u128::from(p.addr), p.len));
+        prefixes.dedup();
+        // Every prefix's routes after the change, checked before any is applied.
+        let mut plan: Vec<(Prefix, Vec<Route>)> = Vec::new();
+        let mut said = Vec::new();
+        for prefix in prefixes {
+            let wanted: Vec<Route> = new.iter().filter(|r| r.prefix == prefix).copied().collect();
+            let had: Vec<Route> = old.iter().filter(|r| r.prefix == prefix).copied().collect();
+            if same_paths(&wanted, &had) {
+                continue;
+            }
+            let mut routes: Vec<Route> = self
+                .rib
+                .get(&prefix)
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.source != Source::Static)
+                .copied()
+                .collect();
+            if let Some(clash) = routes
+                .iter()
+                .find(|r| wanted.iter().any(|w| w.same_path(r)))
+            {
+                return Err(format!(
+                    "{prefix} {} is also a route of source {}: not reloaded, nothing changed",
+                    PathText(clash),
+                    clash.source
+                ));
+            }
+            routes.extend(&wanted);
+            check_mix(routes.iter()).map_err(|e| format!("{e}: not reloaded, nothing changed"))?;
+            said.push(match (had.is_empty(), wanted.is_empty()) {
+                (true, _) => format!("route {prefix} added"),
+                (_, true) => format!("route {prefix} removed"),
+                _ => format!("route {prefix} changed"),
+            });
+            plan.push((prefix, routes));
+        }
+        for (prefix, routes) in plan {
+            let applied = if routes.is_empty() {
+                self.rib.delete(prefix).map(|_| ())
+            } else {
+                self.rib.replace(prefix, routes)
+            };
+            if let Err(e) = applied {
+                // Checked above; a refusal here is a fault of the checks.
+                warn!(%prefix, "reload: {e}");
+            }
+        }
+        self.config = fresh;
+        for s in &said {
+            info!("reload: {s}");
+        }
+        info!(changes = said.len(), "configuration reloaded");
+        Ok(Reply::Reloaded(said))
+    }
+}
+
+/// The fields of `old` and `new` that differ and that only a restart changes.
+fn restart_only(old: &Config, new: &Config) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut differ = |same: bool, field: &str| {
+        if !same {
+            fields.push(field.to_owned());
+        }
+    };
+    differ(old.workers == new.workers, "workers");
+    differ(old.burst == new.burst, "burst");
+    differ(old.mbufs == new.mbufs, "mbufs");
+    differ(old.rx_descriptors == new.rx_descriptors, "rx_descriptors");
+    differ(old.tx_descriptors == new.tx_descriptors, "tx_descriptors");
+    differ(old.icmp == new.icmp, "icmp");
+    differ(old.polling == new.polling, "polling");
+    differ(old.control_socket == new.control_socket, "control.socket");
+    differ(old.metrics == new.metrics, "metrics.listen");
+    differ(old.neighbors == new.neighbors, "neighbor");
+    differ(old.ports.len() == new.ports.len(), "the number of ports");
+    for (i, (a, b)) in old.ports.iter().zip(&new.ports).enumerate() {
+        let f = |name: &str| format!("port[{i}].{name}");
+        differ(a.name == b.name, &f("name"));
+        differ(a.device == b.device, &f("device"));
+        differ(a.mtu == b.mtu, &f("mtu"));
+        differ(a.addresses == b.addresses, &f("addresses"));
+        differ(a.nd == b.nd, &f("nd"));
+        differ(a.ra == b.ra, &f("ra"));
+        differ(a.accept_ra == b.accept_ra, &f("accept_ra"));
+    }
+    fields
+}
+
+/// Whether two lists hold the same routes, in any order.
+fn same_paths(a: &[Route], b: &[Route]) -> bool {
+    a.len() == b.len() && a.iter().all(|r| b.contains(r))
+}
+
+/// A reject route and a path of the same metric cannot share a prefix's traffic: the
+/// configuration refuses it, and so does the API.
+fn check_mix<'a>(mut routes: impl Iterator<Item = &'a Route> + Clone) -> Result<(), String> {
+    let all: Vec<&Route> = routes.clone().collect();
+    match routes.find(|r| {
+        all.iter().any(|o| {
+            o.metric == r.metric
+                && matches!(o.next_hop, NextHop::Reject(_))
+                    != matches!(r.next_hop, NextHop::Reject(_))
+        })
+    }) {
+        Some(r) => Err(format!(
+            "{}: a reject route and a path of metric {} cannot share the load (give one a \
+             higher metric)",
+            r.prefix, r.metric
+        )),
+        None => Ok(()),
+    }
+}
+
+fn reject_name(j: Reject) -> &'static str {
+    match j {
+        Reject::Blackhole => "blackhole",
+        Reject::Unreachable => "unreachable",
+        Reject::Prohibit => "prohibit",
+    }
+}
+
+/// Takes the routes a router on an upstream port advertises: the default route through
+/// it for its router lifetime, at its preference (RFC 4861 6.3.4, RFC 4191 3.1; the
+/// default route is an ordinary route, `::/0`), and one per Route Information option. A
+/// lifetime of 0 takes the route away.
+fn learn_routes(rib: &mut Rib, ra: &RouterReport, now: u64) {
+    let a = &ra.advert;
+    let offers = std::iter::once((
+        0u128,
+        0u8,
+        a.prf,
+        u32::from(a.lifetime_s),
+        Source::RouterAdvertisement,
+    ))
+    .chain(a.routes[..a.route_count].iter().map(|r| {
+        (
+            r.prefix,
+            r.len,
+            r.prf,
+            r.lifetime_s,
+            Source::RouteInformation,
+        )
+    }));
+    for (prefix, len, prf, lifetime_s, source) in offers {
+        let prefix = Prefix::new(Ipv6Addr::from(prefix), len).network();
+        let hop = NextHop::Gateway(ra.router);
+        if lifetime_s == 0 {
+            if rib.delete_path(prefix, ra.port, hop, None).is_ok() {
+                info!(%prefix, router = %ra.router, port = ra.port, "route withdrawn");
+            }
+            continue;
+        }
+        let route = Route {
+            preference: Preference::from_prf(prf),
+            source,
+            // RFC 4191 3.1: the largest lifetime means for ever.
+            expires: (lifetime_s != u32::MAX).then(|| now + u64::from(lifetime_s) * 1_000_000_000),
+            ..Route::new(prefix, ra.port, hop)
+        };
+        match rib.upsert(route) {
+            Ok(true) => {
+                info!(%prefix, router = %ra.router, port = ra.port, preference = %route.preference, "route learned")
+            }
+            Ok(false) => {}
+            Err(e) => warn!(%prefix, router = %ra.router, "route refused: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::PortView;
+    use crate::neigh::NeighborTable;
+    use crate::wire::MacAddr;
+
+    struct NoLinks;
+
+    impl Links for NoLinks {
+        fn link(&self, _: usize) -> LinkState {
+            LinkState::default()
+        }
+    }
+
+    const BASE: &str = "workers = [1]\n\
+        [[port]]\nname = \"a\"\ndevice = \"net_null0\"\naddresses = [\"2001:db8:1::1/64\"]\n\
+        [[port]]\nname = \"b\"\ndevice = \"net_null1\"\naddresses = [\"2001:db8:2::1/64\"]\n";
+
+    fn route(prefix: &str, via: &str) -> String {
+        format!("[[route]]\nprefix = \"{prefix}\"\nvia = \"{via}\"\n")
+    }
+
+    /// A manager of the configuration `text`, kept in a file of its own to reload.
+    fn manager(name: &str, text: &str) -> (Management<()>, PathBuf) {
+        let path =
+            std::env::temp_dir().join(format!("v6fwd-manage-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path).unwrap();
+        let rib = Rib::with_routes(2, &config.routes, &config.neighbors).unwrap();
+        let views = config
+            .ports
+            .iter()
+            .map(|p| {
+                let a: Vec<_> = p.addresses.iter().map(|x| (x.addr, x.len)).collect();
+                PortView::new(MacAddr([2, 0, 0, 0, 0, 1]), p.mtu, &a)
+            })
+            .collect();
+        let dataplane = Arc::new(Dataplane::new(views, rib.cell(), NeighborTable::new(&[])));
+        let m = Management::new(
+            config,
+            path.clone(),
+            rib,
+            Vec::new(),
+            dataplane,
+            Arc::new(Exchange::new(1, 16)),
+            Vec::new(),
+            1,
+        );
+        (m, path)
+    }
+
+    fn spec(prefix: &str, via: &str) -> RouteSpec {
+        RouteSpec {
+            prefix: prefix.into(),
+            via: Some(via.into()),
+            ..RouteSpec::default()
+        }
+    }
+
+    fn paths(m: &Management<()>, prefix: &str) -> Vec<(Option<Ipv6Addr>, Source)> {
+        let p: Prefix = prefix.parse().unwrap();
+        m.rib()
+            .get(&p)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| match r.next_hop {
+                NextHop::Gateway(g) => (Some(g), r.source),
+                _ => (None, r.source),
+            })
+            .collect()
+    }
+
+    fn a(s: &str) -> Option<Ipv6Addr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn reload_applies_the_routes_that_changed_and_keeps_the_apis() {
+        let (mut m, path) = manager(
+            "diff",
+            &(BASE.to_owned()
+                + &route("2001:db8:10::/48", "2001:db8:1::2")
+                + &route("2001:db8:11::/48", "2001:db8:1::3")),
+        );
+        let ok =
+            |r: Response| assert!(matches!(r.outcome, crate::control::Outcome::Ok(_)), "{r:?}");
+        ok(m.handle(
+            Request::RouteAdd(spec("2001:db8:10::/48", "2001:db8:2::9")),
+            &NoLinks,
+            0,
+        ));
+
+        std::fs::write(
+            &path,
+            BASE.to_owned()
+                + &route("2001:db8:10::/48", "2001:db8:1::2")
+                + &route("2001:db8:12::/48", "2001:db8:2::2"),
+        )
+        .unwrap();
+        let Ok(Reply::Reloaded(said)) = m.reload() else {
+            panic!("not reloaded");
+        };
+        assert_eq!(
+            said,
+            [
+                "route 2001:db8:11::/48 removed",
+                "route 2001:db8:12::/48 added"
+            ]
+        );
+        assert_eq!(
+            paths(&m, "2001:db8:10::/48"),
+            [
+                (a("2001:db8:1::2"), Source::Static),
+                (a("2001:db8:2::9"), Source::Api)
+            ]
+        );
+        assert!(paths(&m, "2001:db8:11::/48").is_empty());
+        assert_eq!(
+            paths(&m, "2001:db8:12::/48"),
+            [(a("2001:db8:2::2"), Source::Static)]
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_reload_that_cannot_apply_changes_nothing() {
+        let (mut m, path) = manager(
+            "refuse",
+            &(BASE.to_owned() + &route("2001:db8:10::/48", "2001:db8:1::2")),
+        );
+        let before: Vec<Route> = m.rib().routes().copied().collect();
+
+        // A static route of the same path as one the API added.
+        m.handle(
+            Request::RouteAdd(spec("2001:db8:20::/48", "2001:db8:2::5")),
+            &NoLinks,
+            0,
+        );
+        let with_api: Vec<Route> = m.rib().routes().copied().collect();
+        assert_eq!(with_api.len(), before.len() + 1);
+        std::fs::write(
+            &path,
+            BASE.to_owned() + &route("2001:db8:20::/48", "2001:db8:2::5"),
+        )
+        .unwrap();
+        let e = m.reload().unwrap_err();
+        assert!(e.contains("is also a route of source api"), "{e}");
+
+        // Something only a restart changes.
+        std::fs::write(&path, BASE.replace("net_null1", "net_null2")).unwrap();
+        let e = m.reload().unwrap_err();
+        assert!(e.contains("port[1].device"), "{e}");
+
+        // A file that does not validate.
+        std::fs::write(
+            &path,
+            BASE.to_owned() + "[[route]]\nprefix = \"2001:db8::/200\"\nport = \"a\"\n",
+        )
+        .unwrap();
+        let e = m.reload().unwrap_err();
+        assert!(
+            e.contains("route[0].prefix") && e.contains("nothing changed"),
+            "{e}"
+        );
+
+        let after: Vec<Route> = m.rib().routes().copied().collect();
+        assert_eq!(after, with_api);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn route_del_takes_the_paths_that_match() {
+        let (mut m, path) = manager("del", BASE);
+        for via in ["2001:db8:1::2", "2001:db8:1::3", "2001:db8:2::2"] {
+            m.handle(
+                Request::RouteAdd(spec("2001:db8:30::/48", via)),
+                &NoLinks,
+                0,
+            );
+        }
+        let del =
+            |m: &mut Management<()>, mm: RouteMatch| m.handle(Request::RouteDel(mm), &NoLinks, 0);
+        let r = del(
+            &mut m,
+            RouteMatch {
+                prefix: "2001:db8:30::/48".into(),
+                port: Some("a".into()),
+                ..RouteMatch::default()
+            },
+        );
+        assert!(matches!(r.outcome, crate::control::Outcome::Ok(_)), "{r:?}");
+        assert_eq!(
+            paths(&m, "2001:db8:30::/48"),
+            [(a("2001:db8:2::2"), Source::Api)]
+        );
+        let r = del(
+            &mut m,
+            RouteMatch {
+                prefix: "2001:db8:30::/48".into(),
+                via: Some("2001:db8:1::2".into()),
+                ..RouteMatch::default()
+            },
+        );
+        assert!(
+            matches!(r.outcome, crate::control::Outcome::Error(ref e) if e.contains("no route that matches")),
+            "{r:?}"
+        );
+        let r = del(
+            &mut m,
+            RouteMatch {
+                prefix: "2001:db8:30::/48".into(),
+                ..RouteMatch::default()
+            },
+        );
+        assert!(matches!(r.outcome, crate::control::Outcome::Ok(_)), "{r:?}");
+        assert!(paths(&m, "2001:db8:30::/48").is_empty());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_reject_route_and_a_path_of_one_metric_are_refused_together() {
+        let (mut m, path) = manager("mix", BASE);
+        m.handle(
+            Request::RouteAdd(spec("2001:db8:40::/48", "2001:db8:1::2")),
+            &NoLinks,
+            0,
+        );
+        let r = m.handle(
+            Request::RouteAdd(RouteSpec {
+                prefix: "2001:db8:40::/48".into(),
+                action: Some("blackhole".into()),
+                ..RouteSpec::default()
+            }),
+            &NoLinks,
+            0,
+        );
+        assert!(
+            matches!(r.outcome, crate::control::Outcome::Error(ref e) if e.contains("cannot share the load")),
+            "{r:?}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
