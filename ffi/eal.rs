@@ -91,6 +91,12 @@ impl Eal {
         Some(unsafe { sys::rte_lcore_to_socket_id(lcore.0) } as i32)
     }
 
+    /// Whether the EAL runs on hugepages (not under `--no-huge`).
+    pub fn has_hugepages(&self) -> bool {
+        // SAFETY: valid once the EAL is initialised.
+        unsafe { sys::rte_eal_has_hugepages() != 0 }
+    }
+
     /// The time-stamp counter's frequency in Hz, as the EAL measured it.
     pub fn tsc_hz(&self) -> u64 {
         // SAFETY: valid once the EAL is initialised.

@@ -418,6 +418,55 @@ impl Config {
         self.ports.iter().position(|p| p.name == name)
     }
 
+    /// Checks `text` (address/length) as a new address of port `port`, as the
+    /// configuration's addresses are checked.
+    ///
+    /// # Errors
+    /// What is wrong with it.
+    pub fn address(&self, port: usize, text: &str) -> Result<Prefix, String> {
+        let held: Vec<(usize, Prefix, &str)> = self
+            .ports
+            .iter()
+            .enumerate()
+            .flat_map(|(q, p)| p.addresses.iter().map(move |x| (q, *x, p.name.as_str())))
+            .collect();
+        check_address(text, port, &held)
+    }
+
+    /// Checks a neighbor given through the control API as a `[[neighbor]]` of this
+    /// configuration would be.
+    ///
+    /// # Errors
+    /// Each problem as `field: message`, joined.
+    pub fn neighbor(
+        &self,
+        address: &str,
+        lladdr: &str,
+        port: Option<&str>,
+    ) -> Result<Neighbor, String> {
+        let mut ck = Checker {
+            file: Path::new("request"),
+            text: "",
+            errors: Vec::new(),
+        };
+        let at = |s: &str| Spanned::new(0..0, s.to_owned());
+        let raw = RawNeighbor {
+            address: at(address),
+            lladdr: at(lladdr),
+            port: port.map(at),
+        };
+        let n = validate_neighbor(&mut ck, "neighbor", raw, &self.ports);
+        match n {
+            Some(n) if ck.errors.is_empty() => Ok(n),
+            _ => Err(ck
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")),
+        }
+    }
+
     /// Checks a route given through the control API as a `[[route]]` of this
     /// configuration would be: its prefix, its gateway on a port's subnet, its port.
     ///
@@ -747,7 +796,6 @@ where
 
 fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortConf> {
     let mut ports: Vec<PortConf> = Vec::new();
-    let mut all_addresses: Vec<(Ipv6Addr, usize)> = Vec::new();
     for (i, p) in raw.into_iter().enumerate() {
         let p = p.into_inner();
         let field = format!("port[{i}]");
@@ -820,57 +868,22 @@ fn validate_ports(ck: &mut Checker<'_>, raw: Vec<Spanned<RawPort>>) -> Vec<PortC
             None => DEFAULT_MTU,
         };
 
-        let mut addresses = Vec::new();
+        let mut addresses: Vec<Prefix> = Vec::new();
         for (j, a) in p.addresses.into_iter().enumerate() {
-            let afield = format!("{field}.addresses[{j}]");
-            let span = a.span();
-            let prefix = match a.get_ref().parse::<Prefix>() {
-                Ok(x) => x,
-                Err(e) => {
-                    ck.error(span, afield, e.to_string());
-                    continue;
-                }
-            };
-            let addr = prefix.addr;
-            if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
-                ck.error(span, afield, format!("{addr} is not a unicast address"));
-                continue;
-            }
-            if prefix.len == 128 && addr.is_unicast_link_local() {
-                ck.error(
-                    span,
-                    afield,
-                    format!("{addr}: a link-local address takes its /64"),
-                );
-                continue;
-            }
-            // Link-local addresses may repeat on different ports (fe80::1 on every link is
-            // common); any other address belongs to one port.
-            let clash = all_addresses
+            let held: Vec<(usize, Prefix, &str)> = ports
                 .iter()
-                .find(|(x, port)| *x == addr && (!addr.is_unicast_link_local() || *port == i));
-            if clash.is_some() {
-                ck.error(span, afield, format!("{addr} is configured twice"));
-                continue;
-            }
-            // A subnet lives on one link: the same one on two ports would route it twice.
-            if prefix.len < 128 && !addr.is_unicast_link_local() {
-                let subnet = prefix.network();
-                if let Some(q) = ports.iter().find(|q| {
-                    q.addresses
+                .enumerate()
+                .flat_map(|(q, port)| {
+                    port.addresses
                         .iter()
-                        .any(|x| x.len == subnet.len && x.network() == subnet)
-                }) {
-                    ck.error(
-                        span,
-                        afield,
-                        format!("subnet {subnet} is already on {}", q.name),
-                    );
-                    continue;
-                }
+                        .map(move |x| (q, *x, port.name.as_str()))
+                })
+                .chain(addresses.iter().map(|x| (i, *x, name.as_str())))
+                .collect();
+            match check_address(a.get_ref(), i, &held) {
+                Ok(prefix) => addresses.push(prefix),
+                Err(e) => ck.error(a.span(), format!("{field}.addresses[{j}]"), e),
             }
-            all_addresses.push((addr, i));
-            addresses.push(prefix);
         }
         let nd = Timers {
             // RFC 4861 10: BaseReachableTime at most an hour.
@@ -1004,6 +1017,38 @@ fn validate_ra(ck: &mut Checker<'_>, field: &str, r: RawRa) -> RaConf {
         valid_lifetime_s: valid,
         preferred_lifetime_s: preferred,
     }
+}
+
+/// Checks `text` as an address of port `i`, given the addresses the ports hold already as
+/// (port, address, port name).
+fn check_address(text: &str, i: usize, held: &[(usize, Prefix, &str)]) -> Result<Prefix, String> {
+    let prefix = text.parse::<Prefix>().map_err(|e| e.to_string())?;
+    let addr = prefix.addr;
+    if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+        return Err(format!("{addr} is not a unicast address"));
+    }
+    if prefix.len == 128 && addr.is_unicast_link_local() {
+        return Err(format!("{addr}: a link-local address takes its /64"));
+    }
+    // Link-local addresses may repeat on different ports (fe80::1 on every link is
+    // common); any other address belongs to one port.
+    if held
+        .iter()
+        .any(|(q, x, _)| x.addr == addr && (!addr.is_unicast_link_local() || *q == i))
+    {
+        return Err(format!("{addr} is configured twice"));
+    }
+    // A subnet lives on one link: the same one on two ports would route it twice.
+    if prefix.len < 128 && !addr.is_unicast_link_local() {
+        let subnet = prefix.network();
+        if let Some((_, _, name)) = held
+            .iter()
+            .find(|(q, x, _)| *q != i && x.len == subnet.len && x.network() == subnet)
+        {
+            return Err(format!("subnet {subnet} is already on {name}"));
+        }
+    }
+    Ok(prefix)
 }
 
 /// Finds the port by name, reporting an unknown one.

@@ -57,7 +57,7 @@ drop_reasons! {
     NdSolicitRate => "nd_solicit_rate", "Starting a resolution would have sent solicitations faster than allowed (RFC 6583).";
     NdTableFull => "nd_table_full", "The neighbor cache of the entry's owner core was full.";
     NdHandoffFull => "nd_handoff_full", "The inbox of the core that owns the next hop's neighbor entry was full.";
-    NdAbandoned => "nd_abandoned", "A packet still waiting for address resolution when the forwarder stopped.";
+    NdAbandoned => "nd_abandoned", "A packet still waiting for address resolution when the forwarder stopped or its neighbor entry was flushed.";
     TooBig => "too_big", "The packet is larger than the egress port's MTU.";
     TxFull => "tx_full", "The egress queue did not take the packet (also counted as forwarded, replied or sent as an ICMPv6 error).";
     TcpChecksum => "tcp_bad_checksum", "A TCP segment to the router has a wrong checksum.";

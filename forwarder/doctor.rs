@@ -52,12 +52,7 @@ pub fn examine(root: &Path, config: Option<&Config>) -> Vec<Finding> {
     };
 
     let meminfo = sys.read("proc/meminfo").unwrap_or_default();
-    let field = |name: &str| -> Option<u64> {
-        meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-    };
+    let field = |name: &str| meminfo_field(&meminfo, name);
     let huge_total = field("HugePages_Total").unwrap_or(0);
     let huge_size_kb = field("Hugepagesize").unwrap_or(2048);
     let gigantic = sys
@@ -307,6 +302,14 @@ impl Sys {
                 .ok()
         })
     }
+}
+
+/// A number of `/proc/meminfo`, without its unit (kB for sizes).
+pub fn meminfo_field(meminfo: &str, name: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 #[cfg(test)]

@@ -54,12 +54,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
-    /// Neighbor entries of the running forwarder: show.
+    /// Neighbor entries of the running forwarder: show, add ADDRESS lladdr MAC [dev PORT],
+    /// del ADDRESS [dev PORT], flush [dev PORT].
     Neigh {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
-    /// Addresses of the running forwarder's ports: show.
+    /// Addresses of the running forwarder's ports: show, add ADDRESS/LENGTH dev PORT (after
+    /// Duplicate Address Detection), del ADDRESS dev PORT.
     Addr {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
@@ -132,9 +134,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo(args),
         Command::Doctor { config } => doctor(config.as_deref()),
         Command::Route { words } => control(cli::route(words)),
-        Command::Neigh { words } => control(cli::show_only("neigh", words, Request::NeighShow)),
-        Command::Addr { words } => control(cli::show_only("addr", words, Request::AddrShow)),
-        Command::Link { words } => control(cli::show_only("link", words, Request::LinkShow)),
+        Command::Neigh { words } => control(cli::neigh(words)),
+        Command::Addr { words } => control(cli::addr(words)),
+        Command::Link { words } => control(cli::link(words)),
         Command::Stats => control(Ok(Request::Stats)),
         Command::Reload => control(Ok(Request::Reload)),
     }

@@ -14,20 +14,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use crossbeam_channel::Sender;
+
+use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigErrors, RouteSpec};
 use crate::control::cli::route_line;
+use crate::control::server::Call;
 use crate::control::{
     AddressRow, LinkRow, NeighborRow, Reply, Request, Response, RouteGot, RouteMatch, RouteRow,
     SelectedPath, Stats,
 };
 use crate::counters::{CoreCounters, DropReason};
-use crate::dataplane::Dataplane;
+use crate::dataplane::{Dataplane, DataplaneCell, PortView};
 use crate::ffi::PortStats;
 use crate::fib::{PathText, Rib};
 use crate::neigh::cache::State;
-use crate::neigh::{Exchange, RouterReport};
+use crate::neigh::{Exchange, Message, Neighbor, NeighborTable, RouterReport};
 use crate::report::CoreReport;
 use crate::route::{NextHop, Preference, Prefix, Reject, Route, Source};
 
@@ -57,20 +60,36 @@ pub struct WorkerCounters {
 
 /// The management thread's state.
 pub struct Management<P> {
+    /// The configuration as it is now, with what the control API changed.
     config: Config,
+    /// The file as last read, against which a reload finds what changed in it.
+    file: Config,
     path: PathBuf,
     rib: Rib,
     /// The configured neighbors, which Neighbor Discovery does not report.
     statics: HashSet<(u16, Ipv6Addr)>,
     /// Addresses refused at start, as (port, address).
     refused: Vec<(usize, Ipv6Addr)>,
-    dataplane: Arc<Dataplane>,
+    dataplane: Arc<DataplaneCell>,
     exchange: Arc<Exchange<P>>,
     workers: Vec<WorkerCounters>,
     tsc_hz: u64,
     started: Instant,
     /// Requests refused: by the socket (malformed) and here (invalid).
     refused_requests: u64,
+    /// Addresses under Duplicate Address Detection.
+    probing: Vec<Probing>,
+    /// Dataplanes replaced but perhaps still held by a worker.
+    retired: Vec<Arc<Dataplane>>,
+}
+
+/// An address being probed before it is added to its port.
+struct Probing {
+    port: usize,
+    prefix: Prefix,
+    until: Instant,
+    /// Where the answer to `addr add` goes when the probing ends.
+    reply: Option<Sender<Response>>,
 }
 
 impl<P> Management<P> {
@@ -80,13 +99,14 @@ impl<P> Management<P> {
         path: PathBuf,
         rib: Rib,
         refused: Vec<(usize, Ipv6Addr)>,
-        dataplane: Arc<Dataplane>,
+        dataplane: Arc<DataplaneCell>,
         exchange: Arc<Exchange<P>>,
         workers: Vec<WorkerCounters>,
         tsc_hz: u64,
     ) -> Management<P> {
         let statics = config.neighbors.iter().map(|n| (n.port, n.addr)).collect();
         Management {
+            file: config.clone(),
             config,
             path,
             rib,
@@ -98,7 +118,419 @@ impl<P> Management<P> {
             tsc_hz,
             started: Instant::now(),
             refused_requests: 0,
+            probing: Vec::new(),
+            retired: Vec::new(),
         }
+    }
+
+    /// The dataplane the workers forward with now.
+    fn dp(&self) -> Arc<Dataplane> {
+        self.dataplane.load()
+    }
+
+    /// Publishes the ports `views` and the configured neighbors to the workers.
+    fn publish_dataplane(&mut self, views: Vec<PortView>) {
+        let views = views
+            .into_iter()
+            .enumerate()
+            .map(|(p, v)| {
+                let tentative = self
+                    .probing
+                    .iter()
+                    .filter(|x| x.port == p)
+                    .map(|x| x.prefix.addr)
+                    .collect();
+                v.with_tentative(tentative)
+            })
+            .collect();
+        let old = self.dataplane.publish(Dataplane::new(
+            views,
+            self.rib.cell(),
+            NeighborTable::new(&self.config.neighbors),
+        ));
+        self.retired.push(old);
+    }
+
+    /// The ports as configured now, rebuilt: their addresses, their link-local ones, and
+    /// what they advertise.
+    fn views(&self) -> Vec<PortView> {
+        let dp = self.dp();
+        self.config
+            .ports
+            .iter()
+            .zip(dp.ports())
+            .enumerate()
+            .map(|(p, (conf, old))| {
+                let addrs: Vec<(Ipv6Addr, u8)> = conf
+                    .addresses
+                    .iter()
+                    .filter(|a| !self.refused.contains(&(p, a.addr)))
+                    .map(|a| (a.addr, a.len))
+                    .collect();
+                let mut view = PortView::new(old.mac, old.mtu, &addrs);
+                view.ra = old.ra.clone();
+                view.accept_ra = old.accept_ra;
+                view
+            })
+            .collect()
+    }
+
+    /// Serves one call: answers it, or, for an address that must be probed first, keeps
+    /// its answer for when the probing ends.
+    pub fn serve(&mut self, call: Call, links: &dyn Links, socket_refused: u64) {
+        if let Request::AddrAdd { address, port } = &call.request {
+            match self.addr_add(port, address, Some(call.reply.clone())) {
+                Ok(None) => {}
+                Ok(Some(reply)) => {
+                    let _ = call.reply.send(Response::ok(reply));
+                }
+                Err(e) => {
+                    self.refused_requests += 1;
+                    let _ = call.reply.send(Response::error(e));
+                }
+            }
+            return;
+        }
+        let answer = self.handle(call.request, links, socket_refused);
+        let _ = call.reply.send(answer);
+    }
+
+    fn port_index(&self, name: &str) -> Result<usize, String> {
+        self.config.port_index(name).ok_or_else(|| {
+            format!(
+                "no port is called {name:?} (ports: {})",
+                self.port_names().join(", ")
+            )
+        })
+    }
+
+    /// Starts adding `text` to port `name`: at once if the port probes no address,
+    /// else once Duplicate Address Detection has found no other holder. Returns the
+    /// answer, or `None` when it comes later, through `reply`.
+    fn addr_add(
+        &mut self,
+        name: &str,
+        text: &str,
+        reply: Option<Sender<Response>>,
+    ) -> Result<Option<Reply>, String> {
+        let port = self.port_index(name)?;
+        let prefix = self.config.address(port, text)?;
+        if self.probing.iter().any(|x| x.prefix.addr == prefix.addr) {
+            return Err(format!("{} is being probed already", prefix.addr));
+        }
+        let subnet = prefix.network();
+        if prefix.len < 128 && !prefix.addr.is_unicast_link_local() {
+            let other = self
+                .rib
+                .get(&subnet)
+                .unwrap_or_default()
+                .iter()
+                .find(|r| !(r.source == Source::Connected && usize::from(r.port) == port))
+                .copied();
+            if let Some(r) = other {
+                return Err(format!(
+                    "{subnet} has a route {}: delete it before the subnet is made a port's",
+                    route_line(&self.row(&r))
+                ));
+            }
+        }
+        let conf = &self.config.ports[port];
+        let transmits = conf.nd.dad_transmits;
+        if transmits == 0 {
+            self.assign(port, prefix);
+            return Ok(Some(Reply::Done(format!("added {prefix} to {name}"))));
+        }
+        let wait = Duration::from_millis(u64::from(conf.nd.retrans_ms) * u64::from(transmits));
+        // The owner of the probes is the first worker, which sends them all at once and
+        // then, like every worker, watches for another node that wants the address.
+        self.probing.push(Probing {
+            port,
+            prefix,
+            until: Instant::now() + wait,
+            reply,
+        });
+        self.publish_dataplane(self.views());
+        let probe = Message::Probe {
+            port: port as u16,
+            addr: prefix.addr,
+            count: transmits,
+        };
+        if self.exchange.send(0, probe).is_err() {
+            self.probing.retain(|x| x.prefix != prefix);
+            self.publish_dataplane(self.views());
+            return Err("the first worker's inbox is full: try again".into());
+        }
+        info!(port = name, address = %prefix, "probing a new address");
+        Ok(None)
+    }
+
+    /// Adds `prefix` to port `port`, with the route of its subnet.
+    fn assign(&mut self, port: usize, prefix: Prefix) {
+        self.config.ports[port].addresses.push(prefix);
+        self.refused.retain(|x| *x != (port, prefix.addr));
+        let subnet = prefix.network();
+        if prefix.len < 128
+            && !prefix.addr.is_unicast_link_local()
+            && self.rib.get(&subnet).is_none()
+        {
+            let route = Route {
+                source: Source::Connected,
+                ..Route::new(subnet, port as u16, NextHop::OnLink)
+            };
+            if let Err(e) = self.rib.add(route) {
+                warn!(%subnet, "connected route refused: {e}");
+            }
+            if !self.config.routes.contains(&route) {
+                self.config.routes.push(route);
+            }
+        }
+        self.rib.publish();
+        self.publish_dataplane(self.views());
+        info!(port = %self.port_name(port as u16), address = %prefix, "address added");
+    }
+
+    /// Ends the probing of addresses: refused if another node answered for one, added if
+    /// its time is up.
+    fn probes(&mut self) {
+        let mut changed = false;
+        while let Some((port, addr)) = self.exchange.duplicate() {
+            let Some(i) = self
+                .probing
+                .iter()
+                .position(|x| x.port == usize::from(port) && x.prefix.addr == addr)
+            else {
+                continue;
+            };
+            let p = self.probing.remove(i);
+            changed = true;
+            let e = format!(
+                "{addr} is held by another node on the link of {} (duplicate address                  detection): not added",
+                self.port_name(port)
+            );
+            error!("{e}");
+            if !self.refused.contains(&(p.port, addr)) {
+                self.refused.push((p.port, addr));
+            }
+            if let Some(r) = p.reply {
+                let _ = r.send(Response::error(e));
+            }
+        }
+        let now = Instant::now();
+        while let Some(i) = self.probing.iter().position(|x| x.until <= now) {
+            let p = self.probing.remove(i);
+            self.assign(p.port, p.prefix);
+            changed = false;
+            if let Some(r) = p.reply {
+                let name = self.port_name(p.port as u16);
+                let _ = r.send(Response::ok(Reply::Done(format!(
+                    "added {} to {name}",
+                    p.prefix
+                ))));
+            }
+        }
+        if changed {
+            self.publish_dataplane(self.views());
+        }
+    }
+
+    fn addr_del(&mut self, name: &str, text: &str) -> Result<Reply, String> {
+        let port = self.port_index(name)?;
+        let addr: Ipv6Addr = text
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IPv6 address"))?;
+        if let Some(i) = self
+            .probing
+            .iter()
+            .position(|x| x.port == port && x.prefix.addr == addr)
+        {
+            let p = self.probing.remove(i);
+            if let Some(r) = p.reply {
+                let _ = r.send(Response::error(format!(
+                    "{addr}: deleted while it was probed"
+                )));
+            }
+            self.publish_dataplane(self.views());
+            return Ok(Reply::Done(format!("stopped probing {addr} on {name}")));
+        }
+        if addr.is_unicast_link_local() {
+            return Err(format!("{addr}: a port keeps its link-local address"));
+        }
+        let conf = &self.config.ports[port];
+        let Some(prefix) = conf.addresses.iter().find(|a| a.addr == addr).copied() else {
+            return Err(format!("{name} has no address {addr}"));
+        };
+        let subnet = prefix.network();
+        let still = conf
+            .addresses
+            .iter()
+            .any(|a| a.addr != addr && a.len < 128 && a.network() == subnet);
+        if prefix.len < 128 && !still {
+            let through = self.rib.routes().find(|r| {
+                usize::from(r.port) == port
+                    && matches!(r.next_hop, NextHop::Gateway(g) if subnet.contains(&g))
+            });
+            if let Some(r) = through {
+                return Err(format!(
+                    "the route {} goes through {subnet}: delete it first",
+                    route_line(&self.row(r))
+                ));
+            }
+            let connected: Vec<Route> = self
+                .rib
+                .get(&subnet)
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.source == Source::Connected)
+                .copied()
+                .collect();
+            for r in connected {
+                let _ = self
+                    .rib
+                    .delete_path(subnet, r.port, r.next_hop, Some(r.metric));
+            }
+            self.config.routes.retain(|r| {
+                !(r.source == Source::Connected
+                    && r.prefix == subnet
+                    && usize::from(r.port) == port)
+            });
+        }
+        self.config.ports[port].addresses.retain(|a| a.addr != addr);
+        self.rib.publish();
+        self.publish_dataplane(self.views());
+        info!(port = name, address = %prefix, "address deleted");
+        Ok(Reply::Done(format!("deleted {prefix} from {name}")))
+    }
+
+    fn neigh_add(
+        &mut self,
+        address: &str,
+        lladdr: &str,
+        port: Option<&str>,
+    ) -> Result<Reply, String> {
+        let n = self.config.neighbor(address, lladdr, port)?;
+        if self.statics.contains(&(n.port, n.addr)) {
+            return Err(format!(
+                "{} on {} is configured already: delete it first",
+                n.addr,
+                self.port_name(n.port)
+            ));
+        }
+        self.add_static(n)?;
+        Ok(Reply::Done(format!(
+            "added {} dev {} lladdr {} PERMANENT",
+            n.addr,
+            self.port_name(n.port),
+            n.lladdr
+        )))
+    }
+
+    /// Makes `n` a configured neighbor, taking the place of Neighbor Discovery's entry.
+    fn add_static(&mut self, n: Neighbor) -> Result<(), String> {
+        let owner = self.exchange.owner(n.port, &n.addr);
+        let forget = Message::Flush {
+            port: Some(n.port),
+            addr: Some(n.addr),
+        };
+        if self.exchange.send(owner, forget).is_err() {
+            return Err("the owner core's inbox is full: try again".into());
+        }
+        self.config.neighbors.push(n);
+        self.statics.insert((n.port, n.addr));
+        self.rib.set_neighbor(
+            n.port,
+            n.addr,
+            crate::neigh::Reachability::Probable,
+            Some(n.lladdr),
+        );
+        self.rib.publish();
+        self.publish_dataplane(self.views());
+        info!(port = n.port, neighbor = %n.addr, lladdr = %n.lladdr, "neighbor configured");
+        Ok(())
+    }
+
+    /// Takes a configured neighbor away: Neighbor Discovery finds it again if it is used.
+    fn remove_static(&mut self, port: u16, addr: Ipv6Addr) {
+        self.config
+            .neighbors
+            .retain(|n| (n.port, n.addr) != (port, addr));
+        self.statics.remove(&(port, addr));
+        self.rib
+            .set_neighbor(port, addr, crate::neigh::Reachability::Unknown, None);
+        self.rib.publish();
+        self.publish_dataplane(self.views());
+        info!(port, neighbor = %addr, "configured neighbor removed");
+    }
+
+    fn neigh_del(&mut self, address: &str, port: Option<&str>) -> Result<Reply, String> {
+        let addr: Ipv6Addr = address
+            .parse()
+            .map_err(|_| format!("{address:?} is not an IPv6 address"))?;
+        let port = match port {
+            Some(name) => Some(self.port_index(name)? as u16),
+            None => None,
+        };
+        let statics: Vec<(u16, Ipv6Addr)> = self
+            .statics
+            .iter()
+            .filter(|(p, a)| *a == addr && port.is_none_or(|q| q == *p))
+            .copied()
+            .collect();
+        if let [(p, a)] = statics.as_slice() {
+            self.remove_static(*p, *a);
+            return Ok(Reply::Done(format!(
+                "deleted {a} dev {}",
+                self.port_name(*p)
+            )));
+        }
+        if statics.len() > 1 {
+            return Err(format!(
+                "{addr} is configured on several ports: name one with dev"
+            ));
+        }
+        // An entry of Neighbor Discovery's: its owner frees it.
+        let Reply::Neighbors(rows) = self.neigh_show()? else {
+            return Err("no listing".into());
+        };
+        let found: Vec<u16> = rows
+            .iter()
+            .filter(|r| r.address == addr && r.core.is_some())
+            .filter_map(|r| self.config.port_index(&r.dev).map(|p| p as u16))
+            .filter(|p| port.is_none_or(|q| q == *p))
+            .collect();
+        if found.is_empty() {
+            return Err(format!("no neighbor {addr}"));
+        }
+        for p in &found {
+            let owner = self.exchange.owner(*p, &addr);
+            let forget = Message::Flush {
+                port: Some(*p),
+                addr: Some(addr),
+            };
+            if self.exchange.send(owner, forget).is_err() {
+                return Err("the owner core's inbox is full: try again".into());
+            }
+        }
+        Ok(Reply::Done(format!("deleted {addr}")))
+    }
+
+    fn neigh_flush(&mut self, port: Option<&str>) -> Result<Reply, String> {
+        let port = match port {
+            Some(name) => Some(self.port_index(name)? as u16),
+            None => None,
+        };
+        for core in 0..self.exchange.cores() {
+            let flush = Message::Flush { port, addr: None };
+            if self.exchange.send(core, flush).is_err() {
+                return Err(format!("worker {core}'s inbox is full: try again"));
+            }
+        }
+        Ok(Reply::Done(match port {
+            Some(p) => format!("flushed the neighbor entries of {}", self.port_name(p)),
+            None => "flushed the neighbor entries of every port".into(),
+        }))
     }
 
     pub fn rib(&self) -> &Rib {
@@ -133,8 +565,10 @@ impl<P> Management<P> {
                     .set_neighbor(ch.port, ch.addr, ch.reachability, None);
             }
         }
+        self.probes();
         self.rib.publish();
         self.rib.reclaim();
+        self.retired.retain(|d| Arc::strong_count(d) > 1);
     }
 
     /// Applies or answers one request. A change is published before the answer, so a
@@ -149,7 +583,20 @@ impl<P> Management<P> {
             Request::RouteReplace { prefix, paths } => self.route_replace(&prefix, &paths),
             Request::RouteDel(m) => self.route_del(&m),
             Request::NeighShow => self.neigh_show(),
+            Request::NeighAdd {
+                address,
+                lladdr,
+                port,
+            } => self.neigh_add(&address, &lladdr, port.as_deref()),
+            Request::NeighDel { address, port } => self.neigh_del(&address, port.as_deref()),
+            Request::NeighFlush { port } => self.neigh_flush(port.as_deref()),
             Request::AddrShow => Ok(Reply::Addresses(self.addresses())),
+            Request::AddrAdd { address, port } => match self.addr_add(&port, &address, None) {
+                Ok(Some(reply)) => Ok(reply),
+                Ok(None) => Ok(Reply::Done(format!("probing {address} on {port}"))),
+                Err(e) => Err(e),
+            },
+            Request::AddrDel { address, port } => self.addr_del(&port, &address),
             Request::LinkShow => Ok(Reply::Links(self.links(links))),
             Request::Stats => Ok(Reply::Stats(Box::new(self.stats(links, socket_refused)))),
             Request::Reload => self.reload(),
@@ -347,8 +794,8 @@ impl<P> Management<P> {
     /// asked. A worker that does not answer within [`LISTING_WAIT`] fails the request
     /// rather than giving a partial list.
     fn neigh_show(&mut self) -> Result<Reply, String> {
-        let mut rows: Vec<NeighborRow> = self
-            .dataplane
+        let dp = self.dp();
+        let mut rows: Vec<NeighborRow> = dp
             .neighbors()
             .iter()
             .map(|n| NeighborRow {
@@ -398,10 +845,11 @@ impl<P> Management<P> {
     }
 
     fn addresses(&self) -> Vec<AddressRow> {
+        let dp = self.dp();
         self.config
             .ports
             .iter()
-            .zip(self.dataplane.ports())
+            .zip(dp.ports())
             .enumerate()
             .map(|(p, (conf, view))| AddressRow {
                 dev: conf.name.clone(),
@@ -410,6 +858,7 @@ impl<P> Management<P> {
                     .iter()
                     .map(|(a, len)| format!("{a}/{len}"))
                     .collect(),
+                tentative: view.tentative.iter().map(ToString::to_string).collect(),
                 refused: self
                     .refused
                     .iter()
@@ -421,10 +870,11 @@ impl<P> Management<P> {
     }
 
     fn links(&self, links: &dyn Links) -> Vec<LinkRow> {
+        let dp = self.dp();
         self.config
             .ports
             .iter()
-            .zip(self.dataplane.ports())
+            .zip(dp.ports())
             .enumerate()
             .map(|(p, (conf, view))| {
                 let l = links.link(p);
@@ -468,7 +918,7 @@ impl<P> Management<P> {
         }
         *neighbors
             .entry(State::Static.name().to_owned())
-            .or_default() += self.dataplane.neighbors().len() as u64;
+            .or_default() += self.dp().neighbors().len() as u64;
         let mut routes: BTreeMap<String, u64> = [
             Source::Connected,
             Source::Static,
@@ -495,18 +945,21 @@ impl<P> Management<P> {
         }
     }
 
-    /// Reads the configuration file again and applies what changed. Only what can change
-    /// under running workers is applied: the configured routes. A change to anything else
-    /// (ports, addresses, neighbors, cores, pools, timers) is refused with the field
-    /// named, and then nothing changes.
+    /// Reads the configuration file again and applies what changed while the workers
+    /// forward: the configured routes, neighbors and addresses (a new address after
+    /// Duplicate Address Detection, as `addr add`). A change to anything else (ports,
+    /// cores, pools, timers, sockets) is refused with the field named, and then nothing
+    /// changes; so is a file that does not validate, or a change that would leave a
+    /// route of another source without its subnet.
     pub fn reload(&mut self) -> Result<Reply, String> {
+        let not = |e: String| format!("{e}: not reloaded, nothing changed");
         let fresh = Config::load(&self.path).map_err(|e: ConfigErrors| {
             format!(
                 "{e}\n{}: not reloaded; nothing changed",
                 self.path.display()
             )
         })?;
-        let fixed = restart_only(&self.config, &fresh);
+        let fixed = restart_only(&self.file, &fresh);
         if !fixed.is_empty() {
             return Err(format!(
                 "{}: {} can change only by a restart; not reloaded, nothing changed",
@@ -514,19 +967,14 @@ impl<P> Management<P> {
                 fixed.join(", ")
             ));
         }
+
+        // Routes: every prefix's routes after the change, checked before any is applied.
         let is_static = |r: &&Route| r.source == Source::Static;
-        let old: Vec<Route> = self
-            .config
-            .routes
-            .iter()
-            .filter(is_static)
-            .copied()
-            .collect();
+        let old: Vec<Route> = self.file.routes.iter().filter(is_static).copied().collect();
         let new: Vec<Route> = fresh.routes.iter().filter(is_static).copied().collect();
         let mut prefixes: Vec<Prefix> = old.iter().chain(&new).map(|r| r.prefix).collect();
         prefixes.sort_by_key(|p| (u128::from(p.addr), p.len));
         prefixes.dedup();
-        // Every prefix's routes after the change, checked before any is applied.
         let mut plan: Vec<(Prefix, Vec<Route>)> = Vec::new();
         let mut said = Vec::new();
         for prefix in prefixes {
@@ -547,20 +995,84 @@ impl<P> Management<P> {
                 .iter()
                 .find(|r| wanted.iter().any(|w| w.same_path(r)))
             {
-                return Err(format!(
-                    "{prefix} {} is also a route of source {}: not reloaded, nothing changed",
+                return Err(not(format!(
+                    "{prefix} {} is also a route of source {}",
                     PathText(clash),
                     clash.source
-                ));
+                )));
             }
             routes.extend(&wanted);
-            check_mix(routes.iter()).map_err(|e| format!("{e}: not reloaded, nothing changed"))?;
+            check_mix(routes.iter()).map_err(not)?;
             said.push(match (had.is_empty(), wanted.is_empty()) {
                 (true, _) => format!("route {prefix} added"),
                 (_, true) => format!("route {prefix} removed"),
                 _ => format!("route {prefix} changed"),
             });
             plan.push((prefix, routes));
+        }
+
+        // Addresses: those gone must not leave a route of another source without its
+        // subnet.
+        let mut gone: Vec<(usize, Prefix)> = Vec::new();
+        let mut added: Vec<(usize, Prefix)> = Vec::new();
+        for (p, (a, b)) in self.file.ports.iter().zip(&fresh.ports).enumerate() {
+            let now = &self.config.ports[p].addresses;
+            gone.extend(
+                a.addresses
+                    .iter()
+                    .filter(|x| !b.addresses.contains(x) && now.contains(x))
+                    .map(|x| (p, *x)),
+            );
+            added.extend(
+                b.addresses
+                    .iter()
+                    .filter(|x| !a.addresses.contains(x) && !now.contains(x))
+                    .map(|x| (p, *x)),
+            );
+        }
+        for &(p, prefix) in &gone {
+            let subnet = prefix.network();
+            let kept = self.config.ports[p]
+                .addresses
+                .iter()
+                .chain(&fresh.ports[p].addresses)
+                .any(|a| *a != prefix && a.len < 128 && a.network() == subnet);
+            if prefix.len < 128 && !kept {
+                let through = self.rib.routes().find(|r| {
+                    r.source != Source::Static
+                        && r.source != Source::Connected
+                        && usize::from(r.port) == p
+                        && matches!(r.next_hop, NextHop::Gateway(g) if subnet.contains(&g))
+                });
+                if let Some(r) = through {
+                    return Err(not(format!(
+                        "the route {} goes through {subnet}, which port {} would lose",
+                        route_line(&self.row(r)),
+                        self.port_name(p as u16)
+                    )));
+                }
+            }
+        }
+
+        // Neighbors: what the file no longer has, if it is still there; what it has
+        // anew, in place of any entry of the same address.
+        let old_n = &self.file.neighbors;
+        let lost: Vec<Neighbor> = old_n
+            .iter()
+            .filter(|n| !fresh.neighbors.contains(n) && self.config.neighbors.contains(n))
+            .copied()
+            .collect();
+        let new_n: Vec<Neighbor> = fresh
+            .neighbors
+            .iter()
+            .filter(|n| !old_n.contains(n) && !self.config.neighbors.contains(n))
+            .copied()
+            .collect();
+
+        // Everything checked: applied.
+        for n in &lost {
+            self.remove_static(n.port, n.addr);
+            said.push(format!("neighbor {} removed", n.addr));
         }
         for (prefix, routes) in plan {
             let applied = if routes.is_empty() {
@@ -573,7 +1085,37 @@ impl<P> Management<P> {
                 warn!(%prefix, "reload: {e}");
             }
         }
-        self.config = fresh;
+        for &(p, prefix) in &gone {
+            let name = self.config.ports[p].name.clone();
+            match self.addr_del(&name, &prefix.addr.to_string()) {
+                Ok(_) => said.push(format!("address {prefix} removed from {name}")),
+                Err(e) => warn!("reload: {e}"),
+            }
+        }
+        let statics: Vec<Route> = fresh.routes.iter().filter(is_static).copied().collect();
+        self.config.routes.retain(|r| r.source != Source::Static);
+        self.config.routes.extend(statics);
+        for &(p, prefix) in &added {
+            let name = self.config.ports[p].name.clone();
+            match self.addr_add(&name, &prefix.to_string(), None) {
+                Ok(Some(_)) => said.push(format!("address {prefix} added to {name}")),
+                Ok(None) => said.push(format!(
+                    "address {prefix} probed on {name}, added if no other node holds it"
+                )),
+                Err(e) => said.push(format!("address {prefix} not added to {name}: {e}")),
+            }
+        }
+        for n in new_n {
+            if self.statics.contains(&(n.port, n.addr)) {
+                self.remove_static(n.port, n.addr);
+            }
+            match self.add_static(n) {
+                Ok(()) => said.push(format!("neighbor {} added", n.addr)),
+                Err(e) => said.push(format!("neighbor {} not added: {e}", n.addr)),
+            }
+        }
+        self.file = fresh;
+        self.rib.publish();
         for s in &said {
             info!("reload: {s}");
         }
@@ -599,14 +1141,12 @@ fn restart_only(old: &Config, new: &Config) -> Vec<String> {
     differ(old.polling == new.polling, "polling");
     differ(old.control_socket == new.control_socket, "control.socket");
     differ(old.metrics == new.metrics, "metrics.listen");
-    differ(old.neighbors == new.neighbors, "neighbor");
     differ(old.ports.len() == new.ports.len(), "the number of ports");
     for (i, (a, b)) in old.ports.iter().zip(&new.ports).enumerate() {
         let f = |name: &str| format!("port[{i}].{name}");
         differ(a.name == b.name, &f("name"));
         differ(a.device == b.device, &f("device"));
         differ(a.mtu == b.mtu, &f("mtu"));
-        differ(a.addresses == b.addresses, &f("addresses"));
         differ(a.nd == b.nd, &f("nd"));
         differ(a.ra == b.ra, &f("ra"));
         differ(a.accept_ra == b.accept_ra, &f("accept_ra"));
@@ -733,7 +1273,11 @@ mod tests {
                 PortView::new(MacAddr([2, 0, 0, 0, 0, 1]), p.mtu, &a)
             })
             .collect();
-        let dataplane = Arc::new(Dataplane::new(views, rib.cell(), NeighborTable::new(&[])));
+        let dataplane = Arc::new(DataplaneCell::new(Dataplane::new(
+            views,
+            rib.cell(),
+            NeighborTable::new(&[]),
+        )));
         let m = Management::new(
             config,
             path.clone(),
@@ -863,6 +1407,66 @@ mod tests {
 
         let after: Vec<Route> = m.rib().routes().copied().collect();
         assert_eq!(after, with_api);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn reload_applies_addresses_and_neighbors_and_keeps_the_apis() {
+        let base = BASE.to_owned() + "[port.nd]\ndad_transmits = 0\n";
+        let with =
+            |addrs: &str, neighbor: &str| base.replace("[\"2001:db8:2::1/64\"]", addrs) + neighbor;
+        let nb = "[[neighbor]]\naddress = \"2001:db8:7::9\"\nlladdr = \"02:00:00:00:00:09\"\n";
+        let (mut m, path) = manager("addrs", &base);
+        let ok =
+            |r: Response| assert!(matches!(r.outcome, crate::control::Outcome::Ok(_)), "{r:?}");
+        ok(m.handle(
+            Request::AddrAdd {
+                address: "2001:db8:8::1/64".into(),
+                port: "b".into(),
+            },
+            &NoLinks,
+            0,
+        ));
+
+        std::fs::write(
+            &path,
+            with("[\"2001:db8:2::1/64\", \"2001:db8:7::1/64\"]", nb),
+        )
+        .unwrap();
+        let Ok(Reply::Reloaded(said)) = m.reload() else {
+            panic!("not reloaded");
+        };
+        assert_eq!(
+            said,
+            [
+                "address 2001:db8:7::1/64 added to b",
+                "neighbor 2001:db8:7::9 added"
+            ]
+        );
+        let b = |m: &Management<()>| m.dp().ports()[1].addresses.clone();
+        assert!(b(&m).contains(&"2001:db8:7::1".parse().unwrap()));
+        assert!(
+            b(&m).contains(&"2001:db8:8::1".parse().unwrap()),
+            "the API's address stays"
+        );
+        assert_eq!(paths(&m, "2001:db8:7::/64"), [(None, Source::Connected)]);
+        assert_eq!(m.dp().neighbors().len(), 1);
+
+        std::fs::write(&path, &base).unwrap();
+        let Ok(Reply::Reloaded(said)) = m.reload() else {
+            panic!("not reloaded");
+        };
+        assert_eq!(
+            said,
+            [
+                "neighbor 2001:db8:7::9 removed",
+                "address 2001:db8:7::1/64 removed from b"
+            ]
+        );
+        assert!(!b(&m).contains(&"2001:db8:7::1".parse().unwrap()));
+        assert!(b(&m).contains(&"2001:db8:8::1".parse().unwrap()));
+        assert!(paths(&m, "2001:db8:7::/64").is_empty());
+        assert!(m.dp().neighbors().is_empty());
         let _ = std::fs::remove_file(&path);
     }
 

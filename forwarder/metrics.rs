@@ -403,3 +403,92 @@ pub fn render(s: &Stats) -> Vec<u8> {
         .expect("text encoding of valid families");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::control::LinkRow;
+    use crate::counters::CoreCounters;
+    use crate::report::CoreReport;
+
+    fn stats() -> Stats {
+        let c = CoreCounters::default();
+        c.rx.add(10);
+        c.drop_packets(DropReason::NoRoute, 3);
+        c.nd_received[2].add(4);
+        Stats {
+            uptime_s: 1.0,
+            tsc_hz: 1_000_000_000,
+            links: vec![LinkRow {
+                name: "lan".into(),
+                device: "net_null0".into(),
+                port_id: 0,
+                mac: "02:00:00:00:00:01".into(),
+                mtu: 1500,
+                up: true,
+                speed_mbps: 10_000,
+                stats: Default::default(),
+                xstats: BTreeMap::from([("rx_good_packets".into(), 7)]),
+            }],
+            cores: vec![CoreReport::new(1, &c, 1_000_000_000)],
+            drops: BTreeMap::new(),
+            routes: BTreeMap::from([("static".into(), 2)]),
+            prefixes: 2,
+            neighbors: BTreeMap::from([("REACHABLE".into(), 1)]),
+            control_errors: 0,
+        }
+    }
+
+    /// The families of a scrape: the names its `# TYPE` lines give.
+    fn families(text: &str) -> BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_scrape_holds_what_was_counted() {
+        let text = String::from_utf8(render(&stats())).unwrap();
+        for line in [
+            "v6fwd_core_rx_packets_total{core=\"1\"} 10",
+            "v6fwd_dropped_packets_total{core=\"1\",reason=\"no_route\"} 3",
+            "v6fwd_dropped_packets_total{core=\"1\",reason=\"not_ipv6\"} 0",
+            "v6fwd_nd_messages_total{direction=\"in\",type=\"neighbor_solicitation\"} 4",
+            "v6fwd_port_xstats_total{port=\"lan\",stat=\"rx_good_packets\"} 7",
+            "v6fwd_port_speed_bytes{port=\"lan\"} 1250000000",
+            "v6fwd_routes{source=\"static\"} 2",
+            "v6fwd_neighbors{state=\"reachable\"} 1",
+        ] {
+            assert!(text.contains(line), "the scrape lacks {line}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_graphs_only_metrics_that_exist() {
+        let served = families(&String::from_utf8(render(&stats())).unwrap());
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../deploy/grafana-dashboard.json")).unwrap();
+        let mut used = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                for name in expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| w.starts_with("v6fwd_"))
+                {
+                    assert!(
+                        served.contains(name),
+                        "{:?} graphs {name}, which v6fwd does not serve",
+                        panel["title"]
+                    );
+                    used += 1;
+                }
+            }
+        }
+        assert!(used >= 12, "the dashboard graphs {used} metrics");
+    }
+}

@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use crate::config::{Config, Device, MEMPOOL_CACHE, PortConf};
 use crate::control::server::{Call, Server};
 use crate::counters::CoreCounters;
-use crate::dataplane::{Dataplane, PortView};
+use crate::dataplane::{Dataplane, DataplaneCell, PortView};
 use crate::ffi::{
     BURST_MAX, DpdkError, Eal, LcoreId, Mbuf, MbufBatch, Mempool, PortConfig, PortId, RxBurst,
     RxQueue, TxQueue,
@@ -211,11 +211,12 @@ fn run_on(
         .collect();
     let rib = Rib::with_routes(config.ports.len() as u16, &routes, &config.neighbors)
         .map_err(RunError::Routes)?;
-    let dataplane = Arc::new(Dataplane::new(
+    let cell = Arc::new(DataplaneCell::new(Dataplane::new(
         views,
         rib.cell(),
         NeighborTable::new(&config.neighbors),
-    ));
+    )));
+    let dataplane = cell.load();
     for (conf, view) in config.ports.iter().zip(dataplane.ports()) {
         let addrs: Vec<String> = view.addresses.iter().map(ToString::to_string).collect();
         info!(mac = %view.mac, mtu = view.mtu, addresses = %addrs.join(" "), "port {} ready", conf.name);
@@ -247,7 +248,8 @@ fn run_on(
             nd_limits: Limits::default(),
             queues,
             burst: usize::from(config.burst),
-            dataplane: Arc::clone(&dataplane),
+            dataplane: cell.load(),
+            published: Arc::clone(&cell),
             counters: Arc::clone(counters),
             icmp_limits: config.icmp,
             tsc_hz: eal.tsc_hz(),
@@ -259,9 +261,18 @@ fn run_on(
         launched.lcores.push(lcore);
     }
     info!("workers poll in mode {}", config.polling);
+    let cores: Vec<String> = workers.iter().map(|l| l.0.to_string()).collect();
+    let pool_mib = u64::from(pool.size()) * u64::from(data_room) / (1 << 20);
     info!(
         workers = workers.len(),
         ports = config.ports.len(),
+        queues_per_port = workers.len(),
+        lcores = %cores.join(","),
+        main_lcore = main.0,
+        mbufs = pool.size(),
+        mbuf_bytes = data_room,
+        pool_mib,
+        hugepages = %hugepages(eal),
         "forwarding"
     );
 
@@ -270,7 +281,7 @@ fn run_on(
         control.path.clone(),
         rib,
         refused.clone(),
-        Arc::clone(&dataplane),
+        Arc::clone(&cell),
         Arc::clone(&exchange),
         workers
             .iter()
@@ -284,8 +295,7 @@ fn run_on(
     );
     while !stop.load(Ordering::Relaxed) {
         if let Ok(call) = control.calls.recv_timeout(Duration::from_millis(50)) {
-            let answer = manager.handle(call.request, &ports, control.control.refused());
-            let _ = call.reply.send(answer);
+            manager.serve(call, &ports, control.control.refused());
         }
         if control.reload.swap(false, Ordering::Relaxed) {
             info!("SIGHUP: reloading {}", control.path.display());
@@ -304,7 +314,7 @@ fn run_on(
         .ports
         .iter()
         .zip(&ports.ids)
-        .zip(dataplane.ports())
+        .zip(cell.load().ports())
         .enumerate()
         .map(|(p, ((conf, id), view))| PortReport {
             name: conf.name.clone(),
@@ -336,6 +346,24 @@ fn run_on(
         probed.frames,
         probed.sent,
     ))
+}
+
+/// What the EAL runs on: hugepages in use of those reserved, or none.
+fn hugepages(eal: &Eal) -> String {
+    if !eal.has_hugepages() {
+        return "none (--no-huge)".into();
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name| crate::doctor::meminfo_field(&meminfo, name).unwrap_or(0);
+    let (total, free, size) = (
+        field("HugePages_Total"),
+        field("HugePages_Free"),
+        field("Hugepagesize"),
+    );
+    format!(
+        "{} of {total} in use, {size} kB each",
+        total.saturating_sub(free)
+    )
 }
 
 /// The launched workers: dropping this stops and waits for them.

@@ -7,6 +7,7 @@
 //! between bursts it exchanges with the other workers what each needs of the others'
 //! entries.
 
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,11 +15,13 @@ use crate::counters::{CoreCounters, DropReason};
 use std::time::Duration;
 
 use crate::advert::Schedule;
-use crate::dataplane::{AnswerAt, Core, Dataplane, IcmpLimits, Verdict, destination_key};
+use crate::dataplane::{
+    AnswerAt, Core, Dataplane, DataplaneCell, IcmpLimits, Verdict, destination_key,
+};
 use crate::ffi::{self, BURST_MAX, Mbuf, MbufBatch, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::fib::Leaf;
 use crate::neigh::cache::{Action, Cache, Limits, Output as Resolution, Refusal, Timers};
-use crate::neigh::{Event, Exchange, Listing, Message, ReachabilityChange, RouterReport};
+use crate::neigh::{Event, Exchange, Listing, Message, ReachabilityChange, RouterReport, dad};
 use crate::polling::{Backoff, PollMode};
 use crate::wire::{ethernet, fragment};
 
@@ -27,7 +30,10 @@ pub struct Worker {
     /// The worker's own rx and tx queue on each port, by configuration index.
     pub queues: Vec<(RxQueue, TxQueue)>,
     pub burst: usize,
+    /// The ports, addresses and static neighbors the worker forwards with: the latest
+    /// that `published` holds, taken between poll rounds.
     pub dataplane: Arc<Dataplane>,
+    pub published: Arc<DataplaneCell>,
     pub counters: Arc<CoreCounters>,
     pub icmp_limits: IcmpLimits,
     /// The time-stamp counter's frequency, for the worker's clock.
@@ -104,8 +110,15 @@ impl Worker {
         }
         let c = &*self.counters;
         let mut round_start = start;
+        let mut seen = self.published.version();
 
         while !self.stop.load(Ordering::Relaxed) {
+            // New addresses or static neighbors, if the management thread published any.
+            let version = self.published.version();
+            if version != seen {
+                seen = version;
+                self.dataplane = self.published.load();
+            }
             let mut received = 0;
             for index in 0..queues.len() {
                 let n = rx.rx(&mut queues[index].0, self.burst);
@@ -194,6 +207,31 @@ impl Worker {
         }
     }
 
+    /// Sends a Duplicate Address Detection probe for `addr` out of `port`.
+    #[cold]
+    fn send_probe(
+        &self,
+        port: u16,
+        addr: Ipv6Addr,
+        queues: &mut [(RxQueue, TxQueue)],
+        out: &mut Output,
+    ) {
+        let Some(mac) = self.dataplane.ports().get(usize::from(port)).map(|p| p.mac) else {
+            return;
+        };
+        let made = Mbuf::alloc(&self.pool).and_then(|mut m| {
+            let len = dad::write_probe(m.buffer_mut()?, mac, &addr)?;
+            m.set_len(len).then_some(m)
+        });
+        match made {
+            Some(m) => {
+                self.counters.solicitations.add(1);
+                self.queue(port, m, queues, out);
+            }
+            None => self.counters.nd_messages_lost.add(1),
+        }
+    }
+
     /// Sends port `port`'s Router Advertisement, with its lifetime or `lifetime_s`.
     fn send_router_advert(
         &self,
@@ -234,9 +272,18 @@ impl Worker {
         let mut work = core.nd_events.len();
         let mut events = std::mem::take(&mut core.nd_events);
         for ev in events.drain(..) {
-            if let Event::RouterSolicit { port } = ev {
-                self.router_solicited(adverts, port, now);
-                continue;
+            match ev {
+                Event::RouterSolicit { port } => {
+                    self.router_solicited(adverts, port, now);
+                    continue;
+                }
+                Event::Duplicate { port, addr } => {
+                    if !ex.report_duplicate(port, addr) {
+                        c.nd_messages_lost.add(1);
+                    }
+                    continue;
+                }
+                _ => {}
             }
             let (port, addr) = ev.key();
             let owner = ex.owner(port, &addr);
@@ -282,6 +329,18 @@ impl Worker {
                     .neighbors
                     .publish(port, addr, lladdr, state, reachable_until),
                 Message::Forget { port, addr } => core.neighbors.forget(port, &addr),
+                Message::Flush { port, addr } => {
+                    let (waiting, _) = cache.forget_entries(port, addr);
+                    c.drop_packets(DropReason::NdAbandoned, waiting.len() as u64);
+                    for p in waiting {
+                        out.free(p.m);
+                    }
+                }
+                Message::Probe { port, addr, count } => {
+                    for _ in 0..count {
+                        self.send_probe(port, addr, queues, out);
+                    }
+                }
             }
         }
 
@@ -804,7 +863,7 @@ fn apply(cache: &mut Cache<Pending>, ev: Event, now: u64) {
             from,
         } => cache.on_source(port, addr, lladdr, from, now),
         Event::Used { port, addr } => cache.touch(port, addr, now),
-        // Handled before: advertisements are no neighbor entry's.
-        Event::RouterSolicit { .. } => {}
+        // Handled before: neither is a neighbor entry's.
+        Event::RouterSolicit { .. } | Event::Duplicate { .. } => {}
     }
 }

@@ -143,15 +143,91 @@ fn number(key: &str, value: &str) -> Result<u32, String> {
         .map_err(|_| format!("{key} {value:?}: not a number from 0 to 4294967295"))
 }
 
-/// `neigh ...`, `addr ...`, `link ...`: only show, for now.
+/// `neigh ...`
+///
+/// # Errors
+/// What is wrong with the words.
+pub fn neigh(words: &[String]) -> Result<Request, String> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        [] | ["show" | "list" | "ls"] => Ok(Request::NeighShow),
+        ["add" | "replace", address, rest @ ..] => {
+            let (mut lladdr, mut port) = (None, None);
+            for (key, value) in pairs(rest)? {
+                match key {
+                    "lladdr" => lladdr = Some(value.to_owned()),
+                    "dev" => port = Some(value.to_owned()),
+                    // Every neighbor added by hand is permanent.
+                    "nud" if value == "permanent" => {}
+                    _ => return Err(format!("{key:?}: neigh add takes lladdr and dev")),
+                }
+            }
+            Ok(Request::NeighAdd {
+                address: (*address).to_owned(),
+                lladdr: lladdr.ok_or("neigh add needs lladdr MAC")?,
+                port,
+            })
+        }
+        ["del" | "delete", address, rest @ ..] => Ok(Request::NeighDel {
+            address: (*address).to_owned(),
+            port: dev_only("neigh del", rest)?,
+        }),
+        ["flush", "all"] | ["flush"] => Ok(Request::NeighFlush { port: None }),
+        ["flush", rest @ ..] => Ok(Request::NeighFlush {
+            port: dev_only("neigh flush", rest)?,
+        }),
+        [other, ..] => Err(format!(
+            "neigh {other:?}: the neigh commands are show, add ADDRESS lladdr MAC [dev PORT], \
+             del ADDRESS [dev PORT] and flush [dev PORT]"
+        )),
+    }
+}
+
+/// `addr ...`
+///
+/// # Errors
+/// What is wrong with the words.
+pub fn addr(words: &[String]) -> Result<Request, String> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        [] | ["show" | "list" | "ls"] => Ok(Request::AddrShow),
+        [verb @ ("add" | "del" | "delete"), address, rest @ ..] => {
+            let port = dev_only("addr", rest)?.ok_or("name the port: dev PORT")?;
+            let address = (*address).to_owned();
+            Ok(if *verb == "add" {
+                Request::AddrAdd { address, port }
+            } else {
+                Request::AddrDel { address, port }
+            })
+        }
+        [other, ..] => Err(format!(
+            "addr {other:?}: the addr commands are show, add ADDRESS/LENGTH dev PORT and del \
+             ADDRESS dev PORT"
+        )),
+    }
+}
+
+/// `[dev PORT]`
+fn dev_only(what: &str, w: &[&str]) -> Result<Option<String>, String> {
+    match w {
+        [] => Ok(None),
+        ["dev", port] => Ok(Some((*port).to_owned())),
+        _ => Err(format!(
+            "{what}: {:?}: only dev PORT may follow",
+            w.join(" ")
+        )),
+    }
+}
+
+/// `link ...`: only show.
 ///
 /// # Errors
 /// Another subcommand.
-pub fn show_only(object: &str, words: &[String], request: Request) -> Result<Request, String> {
+pub fn link(words: &[String]) -> Result<Request, String> {
     match words.first().map(String::as_str) {
-        None | Some("show" | "list" | "ls") if words.len() <= 1 => Ok(request),
+        None | Some("show" | "list" | "ls") if words.len() <= 1 => Ok(Request::LinkShow),
         _ => Err(format!(
-            "{object} {}: only {object} show is offered",
+            "link {}: only link show is offered",
             words.join(" ")
         )),
     }
@@ -213,6 +289,9 @@ pub fn text(reply: &Reply) -> String {
                 let _ = writeln!(s, "{}:", a.dev);
                 for x in &a.addresses {
                     let _ = writeln!(s, "    inet6 {x}");
+                }
+                for x in &a.tentative {
+                    let _ = writeln!(s, "    inet6 {x} tentative");
                 }
                 for x in &a.refused {
                     let _ = writeln!(s, "    inet6 {x} dadfailed (refused)");
@@ -391,6 +470,52 @@ mod tests {
     }
 
     #[test]
+    fn neigh_and_addr_words_make_requests() {
+        assert_eq!(neigh(&words("")), Ok(Request::NeighShow));
+        assert_eq!(
+            neigh(&words(
+                "add 2001:db8:1::9 lladdr 02:00:00:00:00:09 dev lan nud permanent"
+            )),
+            Ok(Request::NeighAdd {
+                address: "2001:db8:1::9".into(),
+                lladdr: "02:00:00:00:00:09".into(),
+                port: Some("lan".into()),
+            })
+        );
+        assert_eq!(
+            neigh(&words("del 2001:db8:1::9")),
+            Ok(Request::NeighDel {
+                address: "2001:db8:1::9".into(),
+                port: None
+            })
+        );
+        assert_eq!(
+            neigh(&words("flush all")),
+            Ok(Request::NeighFlush { port: None })
+        );
+        assert_eq!(
+            neigh(&words("flush dev lan")),
+            Ok(Request::NeighFlush {
+                port: Some("lan".into())
+            })
+        );
+        assert_eq!(
+            addr(&words("add 2001:db8:5::1/64 dev lan")),
+            Ok(Request::AddrAdd {
+                address: "2001:db8:5::1/64".into(),
+                port: "lan".into()
+            })
+        );
+        assert_eq!(
+            addr(&words("del 2001:db8:5::1 dev lan")),
+            Ok(Request::AddrDel {
+                address: "2001:db8:5::1".into(),
+                port: "lan".into()
+            })
+        );
+    }
+
+    #[test]
     fn bad_route_words_say_what_is_wrong() {
         for (w, want) in [
             ("get", "usage: route get"),
@@ -409,10 +534,23 @@ mod tests {
             let e = route(&words(w)).unwrap_err();
             assert!(e.contains(want), "{w}: {e:?} lacks {want:?}");
         }
-        assert!(show_only("neigh", &words("flush"), Request::NeighShow).is_err());
-        assert_eq!(
-            show_only("neigh", &words("show"), Request::NeighShow),
-            Ok(Request::NeighShow)
-        );
+        for (w, want) in [
+            ("add 2001:db8::5", "needs lladdr"),
+            ("add 2001:db8::5 dev", "needs a value"),
+            ("del 2001:db8::5 port a", "only dev PORT"),
+            ("poke", "the neigh commands are"),
+        ] {
+            let e = neigh(&words(w)).unwrap_err();
+            assert!(e.contains(want), "{w}: {e:?} lacks {want:?}");
+        }
+        for (w, want) in [
+            ("add 2001:db8::5/64", "name the port"),
+            ("add 2001:db8::5/64 dev", "only dev PORT"),
+            ("set 2001:db8::5/64", "the addr commands are"),
+        ] {
+            let e = addr(&words(w)).unwrap_err();
+            assert!(e.contains(want), "{w}: {e:?} lacks {want:?}");
+        }
+        assert!(link(&words("set up")).is_err());
     }
 }

@@ -53,8 +53,33 @@ pub enum Request {
     RouteDel(RouteMatch),
     /// Neighbor entries: the configured ones and those of every core's cache.
     NeighShow,
+    /// Configures a neighbor: a permanent entry, which Neighbor Discovery leaves alone.
+    NeighAdd {
+        address: String,
+        lladdr: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+    },
+    /// Deletes a neighbor entry: a configured one, or the one a core holds.
+    NeighDel {
+        address: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+    },
+    /// Frees the entries Neighbor Discovery made, of one port or all; configured ones
+    /// stay.
+    NeighFlush {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+    },
     /// The ports' addresses.
     AddrShow,
+    /// Adds an address (address/length) to a port, after Duplicate Address Detection;
+    /// its subnet becomes a connected route.
+    AddrAdd { address: String, port: String },
+    /// Takes an address off a port, and its subnet's route when no other address of the
+    /// port is in it.
+    AddrDel { address: String, port: String },
     /// The ports: link state and counters.
     LinkShow,
     /// Every counter: ports, cores, drops by reason, routes, neighbors.
@@ -185,6 +210,9 @@ pub struct AddressRow {
     pub dev: String,
     /// In use: address/length.
     pub addresses: Vec<String>,
+    /// Being probed by Duplicate Address Detection.
+    #[serde(default)]
+    pub tentative: Vec<String>,
     /// Configured, but held by another node on the link (Duplicate Address Detection).
     pub refused: Vec<String>,
 }

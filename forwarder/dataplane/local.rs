@@ -10,8 +10,8 @@ use super::{
     Core, Dataplane, HOP_LIMIT, L3_OFFSET, L4_OFFSET, MAX_EXTENSION_HEADERS, PortView, Rx, Verdict,
 };
 use crate::counters::DropReason;
-use crate::neigh::Event;
 use crate::neigh::cache::{Advert, Source};
+use crate::neigh::{Event, dad};
 use crate::wire::exthdr::{self, ChainError};
 use crate::wire::icmpv6::{self, Icmpv6Message};
 use crate::wire::{EthernetFrame, Ipv6Packet, MacAddr, checksum, ipv6, nd, tcp};
@@ -172,6 +172,18 @@ impl Dataplane {
             .and_then(|i| core.counters.nd_received.get(usize::from(i)))
         {
             c.add(1);
+        }
+        // RFC 4862 5.4.3, 5.4.4: a probe from another node for an address the port probes
+        // for, or an advertisement of it, makes it a duplicate.
+        if !port.tentative.is_empty()
+            && matches!(kind, icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT)
+            && let Some(addr) = dad::conflict(&buf[..rx.frame_len], &port.tentative, port.mac)
+        {
+            core.nd_events.push(Event::Duplicate {
+                port: rx.in_port,
+                addr,
+            });
+            return Verdict::Consumed;
         }
         match kind {
             // RFC 6980 5: Neighbor Discovery messages that came in fragments are ignored.

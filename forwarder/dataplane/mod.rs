@@ -13,6 +13,9 @@ mod reassemble;
 use std::hash::{BuildHasher, RandomState};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
 
 use rustc_hash::FxHashSet;
 
@@ -57,6 +60,9 @@ pub struct PortView {
     pub ra: Option<RaConf>,
     /// Whether routers' advertisements on the port give routes.
     pub accept_ra: bool,
+    /// Addresses being probed by Duplicate Address Detection: not yet the port's, but
+    /// watched for another node that wants or holds them.
+    pub tentative: Vec<Ipv6Addr>,
 }
 
 impl PortView {
@@ -83,7 +89,21 @@ impl PortView {
             subnets,
             ra: None,
             accept_ra: false,
+            tentative: Vec::new(),
         }
+    }
+
+    /// The port probing for `tentative` as well: it listens to their solicited-node
+    /// groups.
+    pub fn with_tentative(mut self, tentative: Vec<Ipv6Addr>) -> PortView {
+        for a in &tentative {
+            let g = ipv6::solicited_node(a);
+            if !self.groups.contains(&g) {
+                self.groups.push(g);
+            }
+        }
+        self.tentative = tentative;
+        self
     }
 
     /// The port's link-local address.
@@ -314,6 +334,41 @@ pub struct Dataplane {
     neighbors: NeighborTable,
 }
 
+/// Where the management thread publishes the [`Dataplane`]: a new one replaces the old
+/// whole when addresses or static neighbors change, and each worker takes it between
+/// poll rounds after one atomic load of the version.
+pub struct DataplaneCell {
+    current: ArcSwap<Dataplane>,
+    version: AtomicU64,
+}
+
+impl DataplaneCell {
+    pub fn new(dataplane: Dataplane) -> DataplaneCell {
+        DataplaneCell {
+            current: ArcSwap::from_pointee(dataplane),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    pub fn load(&self) -> Arc<Dataplane> {
+        self.current.load_full()
+    }
+
+    /// Changes whenever a new dataplane is published.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Publishes `dataplane`; returns the one it replaces, for the publisher to free once
+    /// no worker holds it, so that no worker frees one between its polls.
+    pub fn publish(&self, dataplane: Dataplane) -> Arc<Dataplane> {
+        let old = self.current.swap(Arc::new(dataplane));
+        self.version.fetch_add(1, Ordering::Release);
+        old
+    }
+}
+
 impl Dataplane {
     pub fn new(ports: Vec<PortView>, fib: Arc<FibCell>, neighbors: NeighborTable) -> Dataplane {
         let global_addresses = AddressSet::new(
@@ -354,6 +409,11 @@ impl Dataplane {
     /// A reader of the routing table, for a worker's core.
     pub fn fib_reader(&self) -> FibReader {
         FibReader::new(Arc::clone(&self.fib))
+    }
+
+    /// Where the routing table is published.
+    pub fn fib_cell(&self) -> Arc<FibCell> {
+        Arc::clone(&self.fib)
     }
 
     pub fn neighbors(&self) -> &NeighborTable {

@@ -809,6 +809,47 @@ impl<P> Cache<P> {
         }
     }
 
+    /// Frees the entries of `port` (of every port if `None`), or only the one of `addr`:
+    /// what `ip neigh flush` and `ip neigh del` do. Configured entries stay. Returns the
+    /// packets that waited for a resolution of a freed entry, and how many were freed.
+    pub fn forget_entries(&mut self, port: Option<u16>, addr: Option<Ipv6Addr>) -> (Vec<P>, usize) {
+        let mut waiting = Vec::new();
+        let mut freed = 0;
+        for i in 0..self.entries.len() {
+            let e = &mut self.entries[i];
+            if !e.live
+                || e.state == State::Static
+                || port.is_some_and(|p| p != e.port)
+                || addr.is_some_and(|a| a != e.addr)
+            {
+                continue;
+            }
+            if e.state == State::Incomplete {
+                self.incomplete[usize::from(e.port)] -= 1;
+            }
+            e.live = false;
+            e.timer += 1;
+            waiting.append(&mut e.queue);
+            let (key, router) = ((e.port, e.addr), e.router);
+            self.index.remove(&key);
+            self.free.push(i as u32);
+            self.actions.push(Action::Forget {
+                port: key.0,
+                addr: key.1,
+            });
+            if router {
+                self.actions.push(Action::Reachability {
+                    port: key.0,
+                    addr: key.1,
+                    reachability: Reachability::Unknown,
+                    router,
+                });
+            }
+            freed += 1;
+        }
+        (waiting, freed)
+    }
+
     /// Takes every packet waiting for a resolution out of the cache: when the core stops.
     pub fn take_queued(&mut self) -> Vec<P> {
         self.entries

@@ -40,6 +40,9 @@ pub enum Event {
     /// A valid Router Solicitation came in on `port`, which advertises: not about a
     /// neighbor entry, but for the worker that sends the advertisements.
     RouterSolicit { port: u16 },
+    /// Another node probes for, or holds, `addr`, which the port is probing for itself
+    /// (RFC 4862 5.4.3, 5.4.4): for the management thread.
+    Duplicate { port: u16, addr: Ipv6Addr },
 }
 
 impl Event {
@@ -49,6 +52,7 @@ impl Event {
             Event::Advert { port, advert } => (port, advert.target),
             Event::Source { port, addr, .. } | Event::Used { port, addr } => (port, addr),
             Event::RouterSolicit { port } => (port, Ipv6Addr::UNSPECIFIED),
+            Event::Duplicate { port, addr } => (port, addr),
         }
     }
 }
@@ -76,6 +80,17 @@ pub enum Message<P> {
     Forget {
         port: u16,
         addr: Ipv6Addr,
+    },
+    /// Free the entries of `port` (every port if `None`), or only that of `addr`.
+    Flush {
+        port: Option<u16>,
+        addr: Option<Ipv6Addr>,
+    },
+    /// Send `count` Duplicate Address Detection probes for `addr` out of `port`.
+    Probe {
+        port: u16,
+        addr: Ipv6Addr,
+        count: u8,
     },
 }
 
@@ -113,6 +128,8 @@ pub struct Exchange<P> {
     /// The latest listing of entries the management thread asked for, and the answers.
     asked: AtomicU64,
     listings: ArrayQueue<Listing>,
+    /// Addresses being probed that another node turned out to want or hold.
+    duplicates: ArrayQueue<(u16, Ipv6Addr)>,
     hasher: FxBuildHasher,
 }
 
@@ -127,6 +144,7 @@ impl<P> Exchange<P> {
             routers: ArrayQueue::new(256),
             asked: AtomicU64::new(0),
             listings: ArrayQueue::new(cores.max(1) * 2),
+            duplicates: ArrayQueue::new(64),
             hasher: FxBuildHasher,
         }
     }
@@ -172,6 +190,17 @@ impl<P> Exchange<P> {
     /// The next router's advertisement, for the management thread.
     pub fn router_advert(&self) -> Option<RouterReport> {
         self.routers.pop()
+    }
+
+    /// Tells the management thread that another node wants or holds `addr`, which `port`
+    /// probes for; `false` if its inbox is full.
+    pub fn report_duplicate(&self, port: u16, addr: Ipv6Addr) -> bool {
+        self.duplicates.push((port, addr)).is_ok()
+    }
+
+    /// The next address found duplicate, for the management thread.
+    pub fn duplicate(&self) -> Option<(u16, Ipv6Addr)> {
+        self.duplicates.pop()
     }
 
     /// Asks every core to list its entries; returns the request's number, which the

@@ -173,8 +173,8 @@ fn routes_changed_through_the_cli_steer_traffic() {
         ],
     );
     assert!(e.contains("host bits"), "{e}");
-    let e = ctl_refused(&lab, &["neigh", "flush"]);
-    assert!(e.contains("only neigh show"), "{e}");
+    let e = ctl_refused(&lab, &["link", "set", "port0", "down"]);
+    assert!(e.contains("only link show"), "{e}");
 
     // Deleted: no route again.
     ctl_ok(&lab, &["route", "del", "2001:db8:99::/64"]);
@@ -536,4 +536,139 @@ fn prometheus_scrapes_what_was_sent() {
     drop(prom);
     let report = stop_and_report(lab.fwd);
     assert_eq!(n(&report["drops"]["no_route"]), 25);
+}
+
+#[test]
+fn neighbors_and_addresses_change_while_forwarding() {
+    let lab = Lab::start('n', &[1500, 1500], &[1], "", &[]);
+    let [h1, h2] = [&lab.topo.hosts[0], &lab.topo.hosts[1]];
+    ping(h1, h2.addr, 2);
+
+    // Flushed, the entries Neighbor Discovery made go; traffic finds them again.
+    let listed = ctl_ok(&lab, &["neigh", "show"]);
+    assert!(
+        listed.contains(&format!("{} dev port1", h2.addr)),
+        "{listed}"
+    );
+    ctl_ok(&lab, &["neigh", "flush"]);
+    let listed = ctl_ok(&lab, &["neigh", "show"]);
+    assert!(!listed.contains(&format!("{} dev", h2.addr)), "{listed}");
+    ping(h1, h2.addr, 2);
+
+    // A configured neighbor with a wrong MAC takes h2's traffic away; deleted, Neighbor
+    // Discovery finds h2 again.
+    let h2a = h2.addr.to_string();
+    ctl_ok(
+        &lab,
+        &[
+            "neigh",
+            "add",
+            &h2a,
+            "lladdr",
+            "02:00:00:00:02:99",
+            "dev",
+            "port1",
+        ],
+    );
+    let listed = ctl_ok(&lab, &["neigh", "show"]);
+    assert!(
+        listed.contains(&format!(
+            "{h2a} dev port1 lladdr 02:00:00:00:02:99 PERMANENT"
+        )),
+        "{listed}"
+    );
+    let (ok, _) = ping_once(h1, &h2a);
+    assert!(!ok, "h2 answered through a wrong link-layer address");
+    let e = ctl_refused(
+        &lab,
+        &[
+            "neigh",
+            "add",
+            &h2a,
+            "lladdr",
+            "02:00:00:00:02:98",
+            "dev",
+            "port1",
+        ],
+    );
+    assert!(e.contains("configured already"), "{e}");
+    let e = ctl_refused(
+        &lab,
+        &[
+            "neigh",
+            "add",
+            "2001:db8:9::1",
+            "lladdr",
+            "02:00:00:00:02:98",
+        ],
+    );
+    assert!(e.contains("is on no port's subnet"), "{e}");
+    ctl_ok(&lab, &["neigh", "del", &h2a]);
+    ping(h1, h2.addr, 2);
+    let e = ctl_refused(&lab, &["neigh", "del", "2001:db8:2::77"]);
+    assert!(e.contains("no neighbor 2001:db8:2::77"), "{e}");
+
+    // A new address, after Duplicate Address Detection: its subnet is routed, and the
+    // router answers on it.
+    let added = ctl_ok(&lab, &["addr", "add", "2001:db8:5::1/64", "dev", "port1"]);
+    assert!(added.contains("added 2001:db8:5::1/64 to port1"), "{added}");
+    host_output(
+        h2,
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:5::2/64",
+            "dev",
+            "eth0",
+            "nodad",
+        ],
+    );
+    ping(h1, "2001:db8:5::2".parse().unwrap(), 2);
+    ping(h1, "2001:db8:5::1".parse().unwrap(), 2);
+    let routes = ctl_ok(&lab, &["route", "show"]);
+    assert!(
+        routes.contains("2001:db8:5::/64 dev port1 proto connected"),
+        "{routes}"
+    );
+
+    // An address h2 holds already is refused when the probe finds it.
+    host_output(
+        h2,
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:6::2/64",
+            "dev",
+            "eth0",
+            "nodad",
+        ],
+    );
+    let e = ctl_refused(&lab, &["addr", "add", "2001:db8:6::2/64", "dev", "port1"]);
+    assert!(e.contains("held by another node"), "{e}");
+    let shown = ctl_ok(&lab, &["addr", "show"]);
+    assert!(shown.contains("2001:db8:6::2 dadfailed"), "{shown}");
+    let routes = ctl_ok(&lab, &["route", "show"]);
+    assert!(!routes.contains("2001:db8:6::/64"), "{routes}");
+
+    // Taken away: the subnet is no longer routed.
+    ctl_ok(&lab, &["addr", "del", "2001:db8:5::1", "dev", "port1"]);
+    let (ok, said) = ping_once(h1, "2001:db8:5::2");
+    assert!(!ok && said.contains("No route"), "{said}");
+    let e = ctl_refused(&lab, &["addr", "del", "2001:db8:2::7", "dev", "port1"]);
+    assert!(e.contains("port1 has no address 2001:db8:2::7"), "{e}");
+    let e = ctl_refused(&lab, &["addr", "add", "2001:db8:1::9/64", "dev", "port1"]);
+    assert!(
+        e.contains("subnet 2001:db8:1::/64 is already on port0"),
+        "{e}"
+    );
+
+    let report = stop_and_report(lab.fwd);
+    assert_eq!(
+        report["mempool"]["in_use_at_exit"],
+        report["mempool"]["in_use_at_start"]
+    );
 }

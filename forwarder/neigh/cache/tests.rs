@@ -663,3 +663,80 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn flush_frees_what_it_names_and_keeps_configured_entries() {
+    let mut c = cache();
+    entry_in(&mut c, "2001:db8::1", State::Incomplete, 0);
+    entry_in(&mut c, "2001:db8::2", State::Reachable, 0);
+    c.set_static(0, a("2001:db8::3"), mac(3), 0);
+    c.on_source(1, a("2001:db8::4"), mac(4), Source::Solicitation, 0);
+    c.actions().for_each(drop);
+
+    // One entry on its own.
+    let (waiting, freed) = c.forget_entries(Some(0), Some(a("2001:db8::2")));
+    assert_eq!((waiting.len(), freed), (0, 1));
+    assert_eq!(state(&c, "2001:db8::2", 0), None);
+    assert!(c.actions().any(|x| x
+        == Action::Forget {
+            port: 0,
+            addr: a("2001:db8::2")
+        }));
+
+    // A port: the resolution in progress gives back its packet, the configured entry stays.
+    let (waiting, freed) = c.forget_entries(Some(0), None);
+    assert_eq!((waiting, freed), (vec!["first"], 1));
+    assert_eq!(state(&c, "2001:db8::1", 0), None);
+    assert_eq!(state(&c, "2001:db8::3", 0), Some(State::Static));
+    assert_eq!(
+        c.lookup(1, &a("2001:db8::4"), 0).map(|x| x.1),
+        Some(State::Stale)
+    );
+    // The port may start as many resolutions again as before.
+    assert_eq!(
+        c.output(0, a("2001:db8::5"), SEC, "again"),
+        Output::Queued(None)
+    );
+
+    let (_, freed) = c.forget_entries(None, None);
+    assert_eq!(freed, 2);
+    assert_eq!(c.len(), 1);
+}
+
+#[test]
+fn list_and_census_say_what_the_cache_holds() {
+    let mut c = cache();
+    entry_in(&mut c, "2001:db8::1", State::Incomplete, 0);
+    entry_in(&mut c, "2001:db8::2", State::Reachable, 0);
+    entry_in(&mut c, "2001:db8::3", State::Stale, 0);
+    let mut listed = c.list(0);
+    listed.sort_by_key(|l| l.addr);
+    let states: Vec<(State, Option<MacAddr>)> =
+        listed.iter().map(|l| (l.state, l.lladdr)).collect();
+    assert_eq!(
+        states,
+        [
+            (State::Incomplete, None),
+            (State::Reachable, Some(mac(1))),
+            (State::Stale, Some(mac(1)))
+        ]
+    );
+    // Past ReachableTime the REACHABLE entry reads as STALE.
+    assert!(
+        c.list(100 * SEC)
+            .iter()
+            .all(|l| l.state != State::Reachable)
+    );
+
+    // Two whole passes of the collector make a census (none of these is idle long enough
+    // to be freed).
+    assert_eq!(c.census(), [0; STATES]);
+    for _ in 0..2 {
+        c.collect(SEC, 3);
+    }
+    let census = c.census();
+    assert_eq!(census[State::Incomplete as usize], 1);
+    assert_eq!(census[State::Reachable as usize], 1);
+    assert_eq!(census[State::Stale as usize], 1);
+    assert_eq!(census.iter().sum::<u64>(), 3);
+}
