@@ -1632,6 +1632,22 @@ lladdr = "02:00:00:00:00:ff"
     }
 
     #[test]
+    fn the_example_configurations_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                if let Err(e) = Config::load(&path) {
+                    panic!("{e}");
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "{seen} examples in {}", dir.display());
+    }
+
+    #[test]
     fn unreadable_file() {
         let e = Config::load(Path::new("/nonexistent/v6fwd.toml")).unwrap_err();
         assert!(

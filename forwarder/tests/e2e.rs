@@ -14,6 +14,7 @@ use v6fwd::testvec;
 use v6fwd::wire::Ipv6Packet;
 
 mod control;
+mod floods;
 
 const EXE: &str = env!("CARGO_BIN_EXE_v6fwd");
 const START_TIMEOUT: Duration = Duration::from_secs(60);
