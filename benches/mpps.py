@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Forwarding rate of v6fwd on one worker core, beside DPDK testpmd's I/O ceiling.
+"""Forwarding rate of v6fwd on one worker core, beside DPDK testpmd's I/O ceiling and
+DPDK's l3fwd example routing the same traffic.
 
 Every peer runs with the same EAL options and the same two virtual ports: a pcap file of
 small IPv6/UDP frames replayed forever on port 0 (net_pcap) and a sink on port 1
 (net_null). Counters are read from outside through each process's telemetry socket, so
 every peer is measured the same way and none has to print anything. Peers are
 interleaved round by round, so slow drifts of the machine fall on all of them alike.
+l3fwd is built from the sources Debian's dpdk-doc ships, patched for virtual devices.
 
     python3 benches/mpps.py --v6fwd target/release/v6fwd --rounds 3 --window 5
 """
 
 import argparse
+import hashlib
 import ipaddress
 import itertools
 import json
@@ -37,6 +40,10 @@ V6FWD_MBUFS = 16383
 SOURCE_DEVICE = "net_pcap0"
 SINK_DEVICE = "net_null0"
 SINK_DEVICE_ARGS = f"{SINK_DEVICE},no-rx=1"
+# EAL probes virtual devices in the order of their --vdev options, and the peers given
+# --vdev get the source first. l3fwd names ports by id in its routes and queue map.
+SOURCE_PORT_ID = 0
+SINK_PORT_ID = 1
 
 # net_pcap names its ports 02:'p':'c':'a':'p':<n>, n counting the pcap ports created in
 # the process; the source is the only one, so its address ends in 00.
@@ -71,6 +78,15 @@ PCAP_BUDGET_BYTES = 320 * 1024
 MAX_FRAMES = 4096
 PCAP_RECORD_HEADER_LEN = 16
 
+DPDK_EXAMPLES = Path("/usr/share/dpdk/examples")
+L3FWD_BUILD_DIR = REPO_ROOT / "target" / "l3fwd"
+L3FWD_BUILD_TIMEOUT_S = 900
+# l3fwd 22.11 creates its IPv6 LPM table for this many rules.
+L3FWD_MAX_IPV6_ROUTES = 1024
+# l3fwd reads neither route file unless both are given, and rejects a file without a
+# route; this IPv4 one, in TEST-NET-1 (RFC 5737), matches nothing the benchmark sends.
+L3FWD_IPV4_ROUTE = ipaddress.IPv4Network("192.0.2.0/24")
+
 TELEMETRY_SOCKET = "dpdk_telemetry.v2"
 TELEMETRY_TIMEOUT_S = 2.0
 POLL_INTERVAL_S = 0.1
@@ -96,6 +112,15 @@ class Window:
         return self.tx_packets / self.seconds / 1e6
 
 
+def cycles_per_packet(hz, mpps):
+    """The clock's cycles between two forwarded packets. A worker that polls without
+    ever sleeping spends them all on packets or on empty polls, so under full load this
+    is what a packet costs; a worker that sleeps would look cheaper than it is."""
+    if not hz or mpps <= 0:
+        return None
+    return hz / (mpps * 1e6)
+
+
 @dataclass
 class Run:
     """One start-to-stop life of one peer, with its raw samples."""
@@ -113,13 +138,18 @@ def parse_args(argv):
     """Reads the command line. The defaults give each peer six 10 s windows over three
     restarts, enough for a median that one noisy window cannot move."""
     parser = argparse.ArgumentParser(
-        description="Measure v6fwd's forwarding rate against testpmd's I/O ceiling.")
+        description="Measure v6fwd's forwarding rate against testpmd's I/O ceiling "
+                    "and DPDK's l3fwd.")
     parser.add_argument("--v6fwd", default=str(REPO_ROOT / "target/release/v6fwd"),
                         help="v6fwd binary (default: %(default)s)")
     parser.add_argument("--testpmd", default="dpdk-testpmd",
                         help="testpmd binary (default: %(default)s)")
-    parser.add_argument("--peers", default="testpmd,v6fwd",
-                        help="comma-separated peers, in the order each round runs them")
+    parser.add_argument("--dpdk-examples", type=Path, default=DPDK_EXAMPLES,
+                        help="DPDK's example sources, l3fwd's among them, as the dpdk-doc "
+                             "package installs them (default: %(default)s)")
+    parser.add_argument("--peers", default="testpmd,l3fwd,v6fwd",
+                        help="comma-separated peers, in the order each round runs them "
+                             f"({', '.join(PEERS)}; default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each peer")
     parser.add_argument("--window", type=float, default=10.0,
                         help="seconds per measured window")
@@ -309,6 +339,15 @@ def v6fwd_config(pcap_path, extra_routes_count, polling="adaptive"):
     return "\n".join(lines) + "\n"
 
 
+def l3fwd_routes(extra_routes_count):
+    """l3fwd's two route files, IPv4 then IPv6: the routes v6fwd gets, each straight out
+    of the sink port, since l3fwd knows ports and not next hops."""
+    ipv4 = [f"R{L3FWD_IPV4_ROUTE} {SINK_PORT_ID}"]
+    ipv6 = [f"R{prefix} {SINK_PORT_ID}"
+            for prefix in [DESTINATION_PREFIX, *extra_routes(extra_routes_count)]]
+    return "\n".join(ipv4) + "\n", "\n".join(ipv6) + "\n"
+
+
 # Peers
 
 
@@ -352,7 +391,192 @@ def v6fwd_poll_command(binary, file_prefix, paths):
             *eal_options(file_prefix)]
 
 
-PEERS = {"testpmd": testpmd_command, "v6fwd": v6fwd_command, "v6fwd-poll": v6fwd_poll_command}
+def l3fwd_command(binary, file_prefix, paths):
+    """l3fwd in LPM mode: its worker polls both ports' queues like the other peers',
+    rewrites the Ethernet header to the next hop's address on the sink and sends there.
+    Virtual devices set no packet type, so --parse-ptype has l3fwd find it in software;
+    that is part of its cost here."""
+    return [
+        binary, *eal_options(file_prefix),
+        "--vdev", source_device(paths["pcap"]), "--vdev", SINK_DEVICE_ARGS,
+        "--",
+        "-p", f"{1 << SOURCE_PORT_ID | 1 << SINK_PORT_ID:x}",
+        "--lookup=lpm",
+        "--config", f"({SOURCE_PORT_ID},0,{WORKER_LCORE}),({SINK_PORT_ID},0,{WORKER_LCORE})",
+        f"--eth-dest={SINK_PORT_ID},{NEXT_HOP_MAC}",
+        "--parse-ptype",
+        f"--rule_ipv4={paths['l3fwd_ipv4']}", f"--rule_ipv6={paths['l3fwd_ipv6']}",
+    ]
+
+
+PEERS = {"testpmd": testpmd_command, "l3fwd": l3fwd_command, "v6fwd": v6fwd_command,
+         "v6fwd-poll": v6fwd_poll_command}
+# Peers that name ports by id on their command line rather than by device.
+FIXED_PORT_IDS = {"l3fwd"}
+
+
+# l3fwd, built from DPDK's example sources
+
+# Two things stop l3fwd 22.11 on these virtual devices, and a copy of its sources is
+# patched for both; forwarding itself is left as it is.
+#
+# It asks every port for rx checksum offloads, which neither device offers, so
+# rte_eth_dev_configure refuses. The copy asks only for what the port reports it can do,
+# at the port and at the queue (which l3fwd fills from its global configuration, not the
+# port's). l3fwd never reads the checksum flags that offload would have set.
+#
+# It sets up one tx queue on every port for every lcore, the main lcore included, and
+# net_pcap offers one. Only lcores that poll rx queues ever send, so the copy gives tx
+# queues to those alone: here the one worker, as testpmd and v6fwd do.
+L3FWD_PATCHES = [
+    ("main.c",
+     "\t\tlocal_port_conf.rx_adv_conf.rss_conf.rss_hf &=\n"
+     "\t\t\tdev_info.flow_type_rss_offloads;\n",
+     "\t\tlocal_port_conf.rx_adv_conf.rss_conf.rss_hf &=\n"
+     "\t\t\tdev_info.flow_type_rss_offloads;\n"
+     "\t\t/* Only the rx offloads the port has. */\n"
+     "\t\tlocal_port_conf.rxmode.offloads &= dev_info.rx_offload_capa;\n"),
+    ("main.c",
+     "\t\t\trxq_conf.offloads = port_conf.rxmode.offloads;\n",
+     "\t\t\t/* Only the rx offloads the port has. */\n"
+     "\t\t\trxq_conf.offloads = port_conf.rxmode.offloads &\n"
+     "\t\t\t\tdev_info.rx_offload_capa;\n"),
+    ("main.c",
+     "\tnb_lcores = rte_lcore_count();\n",
+     "\t/* Only lcores that poll rx queues send, and get tx queues. */\n"
+     "\tnb_lcores = 0;\n"
+     "\tfor (lcore_id = 0; lcore_id < RTE_MAX_LCORE; lcore_id++)\n"
+     "\t\tif (rte_lcore_is_enabled(lcore_id) &&\n"
+     "\t\t    lcore_conf[lcore_id].n_rx_queue > 0)\n"
+     "\t\t\tnb_lcores++;\n"),
+    ("main.c",
+     "\t\t/* init one TX queue per couple (lcore,port) */\n"
+     "\t\tqueueid = 0;\n"
+     "\t\tfor (lcore_id = 0; lcore_id < RTE_MAX_LCORE; lcore_id++) {\n"
+     "\t\t\tif (rte_lcore_is_enabled(lcore_id) == 0)\n",
+     "\t\t/* init one TX queue per couple (lcore,port) */\n"
+     "\t\tqueueid = 0;\n"
+     "\t\tfor (lcore_id = 0; lcore_id < RTE_MAX_LCORE; lcore_id++) {\n"
+     "\t\t\tif (rte_lcore_is_enabled(lcore_id) == 0 ||\n"
+     "\t\t\t    lcore_conf[lcore_id].n_rx_queue == 0)\n"),
+]
+
+
+class BuildError(Exception):
+    """Why l3fwd could not be built; the benchmark goes on without it."""
+
+
+def tool_output(command):
+    """A build tool's stdout, or BuildError saying which tool failed."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise BuildError(f"{command[0]}: {error.strerror}") from None
+    if done.returncode != 0:
+        raise BuildError(f"{' '.join(command)} failed: "
+                         f"{done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def l3fwd_fingerprint(sources, common):
+    """A digest of what the binary is built from: the sources, the patches, the
+    compiler and flags make takes from the environment, and the installed DPDK. A build
+    whose digest matches is reused."""
+    digest = hashlib.sha256()
+    for variable in ("CC", "CFLAGS", "LDFLAGS"):
+        digest.update(f"{variable}={os.environ.get(variable, '')}\0".encode())
+    for folder in (sources, common):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    digest.update(repr(L3FWD_PATCHES).encode())
+    # pkg-config prints only the version when --modversion is among its options.
+    for query in (["--modversion"], ["--cflags", "--libs"]):
+        digest.update(tool_output(["pkg-config", *query, "libdpdk"]).encode())
+    return digest.hexdigest()
+
+
+def patch_l3fwd(folder):
+    """Applies L3FWD_PATCHES to the copy; each must match exactly once, or these are
+    not the sources the patches were written for."""
+    for name, old, new in L3FWD_PATCHES:
+        path = folder / name
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise BuildError(f"{name}: the lines to patch occur {text.count(old)} times, "
+                             "not once; these are not DPDK 22.11's l3fwd sources")
+        path.write_text(text.replace(old, new))
+
+
+def build_l3fwd(examples, build_dir):
+    """Builds the patched copy in build_dir with the example's own Makefile, or reuses
+    the binary a previous build left there from the same sources. Returns the binary
+    and what was done; raises BuildError with the reason it cannot. Two benchmarks
+    started at once would build in the same folder; they are not meant to run together,
+    as they would share the two cores too."""
+    sources, common = examples / "l3fwd", examples / "common"
+    if not (sources / "main.c").is_file() or not common.is_dir():
+        raise BuildError(f"no l3fwd sources in {examples} (Debian package dpdk-doc)")
+    for tool in ("make", "pkg-config", os.environ.get("CC", "cc").split()[0]):
+        if shutil.which(tool) is None:
+            raise BuildError(f"{tool} not found")
+    if subprocess.run(["pkg-config", "--exists", "libdpdk"], check=False).returncode != 0:
+        raise BuildError("pkg-config does not know libdpdk (Debian package libdpdk-dev)")
+
+    fingerprint = l3fwd_fingerprint(sources, common)
+    stamp = build_dir / "fingerprint"
+    binary = build_dir / "l3fwd" / "build" / "l3fwd-shared"
+    try:
+        if stamp.read_text() == fingerprint and os.access(binary, os.X_OK):
+            return binary, "reused"
+    except OSError:
+        pass
+
+    # The example's Makefile takes headers from ../common, so both folders are copied
+    # side by side; a half-finished build is wiped rather than trusted.
+    shutil.rmtree(build_dir, ignore_errors=True)
+    shutil.copytree(sources, build_dir / "l3fwd")
+    shutil.copytree(common, build_dir / "common")
+    patch_l3fwd(build_dir / "l3fwd")
+    log = build_dir / "build.log"
+    with open(log, "wb") as out:
+        try:
+            done = subprocess.run(["make", "-C", str(build_dir / "l3fwd")], stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=L3FWD_BUILD_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise BuildError(f"make ran over {L3FWD_BUILD_TIMEOUT_S} s; see {log}") from None
+    if done.returncode != 0 or not os.access(binary, os.X_OK):
+        raise BuildError(f"make failed with status {done.returncode}; {log} ends:\n"
+                         f"{log_tail(log)}")
+    stamp.write_text(fingerprint)
+    return binary, "built"
+
+
+def prepare_l3fwd(args):
+    """The l3fwd binary, or None with the reason printed; either way a record for
+    results.json. l3fwd is skipped, not fatal: the other peers are still measured."""
+    record = {"sources": str(args.dpdk_examples / "l3fwd"), "build_dir": str(L3FWD_BUILD_DIR),
+              "patches": [{"file": name, "replaced": old, "by": new}
+                          for name, old, new in L3FWD_PATCHES]}
+    if args.routes + 1 > L3FWD_MAX_IPV6_ROUTES:
+        record["error"] = (f"it holds {L3FWD_MAX_IPV6_ROUTES} IPv6 routes, and --routes "
+                           f"{args.routes} makes {args.routes + 1}")
+    else:
+        print(f"l3fwd: sources {record['sources']}, build in {L3FWD_BUILD_DIR}")
+        started = time.monotonic()
+        try:
+            binary, record["status"] = build_l3fwd(args.dpdk_examples, L3FWD_BUILD_DIR)
+        except (BuildError, OSError) as error:
+            record["error"] = str(error)
+        else:
+            record["binary"] = str(binary)
+            record["seconds"] = time.monotonic() - started
+            print(f"l3fwd: {record['status']} {binary} ({record['seconds']:.0f} s)")
+            return str(binary), record
+    record["status"] = "skipped"
+    print(f"l3fwd: skipped: {record['error']}")
+    return None, record
 
 
 def resolve_binary(name):
@@ -506,6 +730,10 @@ def measure(run, process, args):
     telemetry = connect_telemetry(process, run.file_prefix, deadline, run.log)
     try:
         ports = port_ids(telemetry, process, deadline, run.log)
+        if run.peer in FIXED_PORT_IDS and ports != (SOURCE_PORT_ID, SINK_PORT_ID):
+            raise BenchError(f"{SOURCE_DEVICE} is port {ports[0]} and {SINK_DEVICE} port "
+                             f"{ports[1]}, but the command line names them "
+                             f"{SOURCE_PORT_ID} and {SINK_PORT_ID}")
         wait_for_forwarding(telemetry, ports, process, deadline, run.log)
         time.sleep(args.warmup)
         run.samples.append(sample(telemetry, *ports))
@@ -567,9 +795,10 @@ def load_average():
         return None
 
 
-def summarize(runs, peers):
-    """Median, min and max Mpps per peer over all its windows, and the forwarded share
-    of received packets, which tells a fast peer from one that drops."""
+def summarize(runs, peers, hz):
+    """Median, min and max Mpps per peer over all its windows, cycles per packet at the
+    median rate, and the forwarded share of received packets, which tells a fast peer
+    from one that drops."""
     summary = {}
     for peer in peers:
         windows = [w for run in runs if run.peer == peer for w in run.windows]
@@ -581,6 +810,7 @@ def summarize(runs, peers):
             "median_mpps": statistics.median(rates),
             "min_mpps": min(rates),
             "max_mpps": max(rates),
+            "cycles_per_packet": cycles_per_packet(hz, statistics.median(rates)),
             "forwarded": sum(w.tx_packets for w in windows)
             / max(1, sum(w.rx_packets for w in windows)),
         }
@@ -588,19 +818,25 @@ def summarize(runs, peers):
 
 
 def comparison(summary):
-    """v6fwd beside the ceiling: the ratio of medians, and the nanoseconds each packet
-    costs above it, the figure that carries best to other machines."""
+    """Each forwarder beside the ceiling: the ratio of medians, and the nanoseconds each
+    packet costs above it, the figure that carries best to other machines; then v6fwd
+    beside l3fwd the same way, and adaptive beside poll mode."""
+    medians = {peer: s["median_mpps"] for peer, s in summary.items()}
     compared = {}
-    if "v6fwd" in summary and "v6fwd-poll" in summary:
-        compared["adaptive_over_poll"] = (
-            summary["v6fwd"]["median_mpps"] / summary["v6fwd-poll"]["median_mpps"])
-    if "testpmd" not in summary or "v6fwd" not in summary:
-        return compared or None
-    ceiling = summary["testpmd"]["median_mpps"]
-    v6fwd = summary["v6fwd"]["median_mpps"]
-    compared["ratio"] = v6fwd / ceiling
-    compared["ns_above_ceiling"] = 1000 / v6fwd - 1000 / ceiling
-    return compared
+    if "testpmd" in medians:
+        ceiling = medians["testpmd"]
+        compared["over_testpmd"] = {
+            peer: {"ratio": mpps / ceiling, "ns_above": 1000 / mpps - 1000 / ceiling}
+            for peer, mpps in medians.items() if peer != "testpmd"
+        } or None
+    if "v6fwd" in medians and "l3fwd" in medians:
+        compared["v6fwd_over_l3fwd"] = {
+            "ratio": medians["v6fwd"] / medians["l3fwd"],
+            "ns_above": 1000 / medians["v6fwd"] - 1000 / medians["l3fwd"],
+        }
+    if "v6fwd" in medians and "v6fwd-poll" in medians:
+        compared["adaptive_over_poll"] = medians["v6fwd"] / medians["v6fwd-poll"]
+    return {k: v for k, v in compared.items() if v is not None} or None
 
 
 def print_report(summary, compared, hz):
@@ -609,17 +845,24 @@ def print_report(summary, compared, hz):
     print(f"{'peer':<10} {'windows':>7} {'median':>8} {'min':>8} {'max':>8} "
           f"{'cycles/pkt':>10} {'forwarded':>9}")
     for peer, s in summary.items():
-        cycles = f"{hz / (s['median_mpps'] * 1e6):.0f}" if hz else "-"
+        cycles = s["cycles_per_packet"]
+        cycles = f"{cycles:.0f}" if cycles is not None else "-"
         print(f"{peer:<10} {s['windows']:>7} {s['median_mpps']:>8.3f} {s['min_mpps']:>8.3f} "
               f"{s['max_mpps']:>8.3f} {cycles:>10} {s['forwarded']:>9.2%}")
     print("rates in Mpps sent on the sink port")
     if hz:
         print(f"cycles/pkt = CPU clock / median rate, with the {hz / 1e6:.0f} MHz "
-              "that /proc/cpuinfo reports; derived, not counted")
-    if compared and "ratio" in compared:
-        print(f"v6fwd/testpmd (medians): {compared['ratio']:.3f}")
-        print(f"above the I/O ceiling: {compared['ns_above_ceiling']:.2f} ns per packet")
-    if compared and "adaptive_over_poll" in compared:
+              "that /proc/cpuinfo reports; derived, not counted, and only a packet's "
+              "cost if the worker polls without sleeping")
+    compared = compared or {}
+    for peer, c in (compared.get("over_testpmd") or {}).items():
+        print(f"{peer}/testpmd (medians): {c['ratio']:.3f}, "
+              f"{c['ns_above']:.2f} ns per packet above the I/O ceiling")
+    if "v6fwd_over_l3fwd" in compared:
+        c = compared["v6fwd_over_l3fwd"]
+        print(f"v6fwd/l3fwd (medians): {c['ratio']:.3f}, "
+              f"{c['ns_above']:.2f} ns per packet above l3fwd")
+    if "adaptive_over_poll" in compared:
         print(f"v6fwd adaptive/poll (medians): {compared['adaptive_over_poll']:.3f}")
 
 
@@ -647,7 +890,7 @@ def write_plot(summary, path):
     print(f"plot: {path}")
 
 
-def write_results(path, args, traffic, hz, load, runs, summary, compared, error):
+def write_results(path, args, traffic, hz, load, builds, runs, summary, compared, error):
     """Everything needed to recompute or question the figures, even after a failure."""
     results = {
         "command": [sys.executable, *sys.argv],
@@ -655,7 +898,10 @@ def write_results(path, args, traffic, hz, load, runs, summary, compared, error)
         "traffic": traffic,
         "cpu_hz": hz,
         "cpu_hz_source": "/proc/cpuinfo cpu MHz",
+        "cycles_per_packet": "cpu_hz / packets sent on the sink per second; a packet's "
+                             "cost only while the worker polls without sleeping",
         "load_average_1m_at_start": load,
+        "builds": builds,
         "runs": [
             {
                 "peer": run.peer,
@@ -666,7 +912,8 @@ def write_results(path, args, traffic, hz, load, runs, summary, compared, error)
                 "samples": run.samples,
                 "windows": [
                     {"seconds": w.seconds, "tx_packets": w.tx_packets,
-                     "rx_packets": w.rx_packets, "mpps": w.mpps}
+                     "rx_packets": w.rx_packets, "mpps": w.mpps,
+                     "cycles_per_packet": cycles_per_packet(hz, w.mpps)}
                     for w in run.windows
                 ],
             }
@@ -692,8 +939,11 @@ def main(argv):
     """Runs every round and writes results.json even when a peer fails, so the samples
     taken up to the failure are not lost; the exit status says whether it failed."""
     args = parse_args(argv)
-    binaries = {}
+    binaries, builds = {}, {}
     for peer in args.peers:
+        if peer == "l3fwd":
+            binaries[peer], builds[peer] = prepare_l3fwd(args)
+            continue
         name = args.testpmd if peer == "testpmd" else args.v6fwd
         binaries[peer] = resolve_binary(name)
         if binaries[peer] is None:
@@ -705,10 +955,16 @@ def main(argv):
 
     args.out.mkdir(parents=True, exist_ok=True)
     paths = {"out": args.out, "pcap": args.out / "in.pcap", "config": args.out / "v6fwd.toml",
-             "config_poll": args.out / "v6fwd-poll.toml"}
+             "config_poll": args.out / "v6fwd-poll.toml",
+             "l3fwd_ipv4": args.out / "l3fwd-routes-ipv4.cfg",
+             "l3fwd_ipv6": args.out / "l3fwd-routes-ipv6.cfg"}
     traffic = generate_traffic(paths["pcap"], args.frame_size)
     paths["config"].write_text(v6fwd_config(paths["pcap"], args.routes))
     paths["config_poll"].write_text(v6fwd_config(paths["pcap"], args.routes, "poll"))
+    if "l3fwd" in peers:
+        ipv4, ipv6 = l3fwd_routes(args.routes)
+        paths["l3fwd_ipv4"].write_text(ipv4)
+        paths["l3fwd_ipv6"].write_text(ipv6)
     print(f"traffic: {traffic['frames']} frames of {traffic['frame_size']} bytes to "
           f"{traffic['destinations']} destinations, {traffic['bytes']} bytes in {paths['pcap']}")
 
@@ -731,10 +987,10 @@ def main(argv):
     except KeyboardInterrupt:
         error = "interrupted"
 
-    summary = summarize(runs, peers)
+    summary = summarize(runs, peers, hz)
     compared = comparison(summary)
-    write_results(args.out / "results.json", args, traffic, hz, load, runs, summary, compared,
-                  error)
+    write_results(args.out / "results.json", args, traffic, hz, load, builds, runs, summary,
+                  compared, error)
     if error:
         print(f"error: {error}", file=sys.stderr)
         print(f"partial results: {args.out / 'results.json'}", file=sys.stderr)

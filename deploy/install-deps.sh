@@ -2,7 +2,8 @@
 # Installs what v6fwd needs to build, test and run its demo on Debian 12 (or newer):
 # DPDK 22.11 and its virtual-device drivers, pkg-config and libclang for the bindings,
 # iproute2, ping, ndisc6 and radvd for the network-namespace tests, Prometheus (server and
-# promtool) for the metrics test, testpmd and the example sources for the benchmarks. Installs only what is missing, so running it again changes nothing.
+# promtool) for the metrics test, testpmd, the example sources and matplotlib (the plot) for
+# the benchmarks. Installs only what is missing, so running it again changes nothing.
 set -euo pipefail
 
 packages=(
@@ -23,6 +24,7 @@ packages=(
 	prometheus
 	tcpdump
 	python3
+	python3-matplotlib
 	procps
 )
 

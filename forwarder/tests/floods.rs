@@ -108,3 +108,41 @@ fn floods_are_counted_and_an_established_flow_goes_on() {
         "{r:#}"
     );
 }
+
+#[test]
+fn sigterm_under_load_stops_cleanly_with_every_counter() {
+    let lab = Lab::start('k', &[1500, 1500], &[1], "", &[]);
+    let (h1, h2) = (&lab.topo.hosts[0], &lab.topo.hosts[1]);
+    ping(h1, h2.addr, 1);
+    // UDP from h1 to h2 through the router, until it is stopped.
+    let load = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+         while True:\n\
+         \x20   for i in range(30):\n\
+         \x20       s.sendto(b'x' * 100, ('{}', 9))\n\
+         \x20   time.sleep(0.001)\n",
+        h2.addr
+    );
+    let mut sender = python(h1, &load);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let started = std::time::Instant::now();
+    let (status, out, err) = lab.fwd.stop().expect("v6fwd stops");
+    let took = started.elapsed();
+    let _ = sender.kill();
+    let _ = sender.wait();
+    assert!(status.success(), "v6fwd exited with {status}\n{err}");
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    let r: Value = serde_json::from_str(&out).expect("the report is JSON");
+    assert!(n(&r["cores"][0]["forwarded"]) > 1000, "{r:#}");
+    assert_eq!(
+        r["mempool"]["in_use_at_exit"], r["mempool"]["in_use_at_start"],
+        "{r:#}"
+    );
+    assert!(err.contains("stopping"), "{err}");
+    assert!(
+        !lab.topo.control_socket().exists(),
+        "the control socket is removed"
+    );
+}
