@@ -10,7 +10,7 @@ seconds="${1:-20}"
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 
 export RUSTC_BOOTSTRAP=1
-targets=(dataplane extension_headers neighbor_solicitation reassembly config control_request)
+targets=(dataplane extension_headers neighbor_solicitation neighbor_discovery reassembly config control_request esp_input)
 cargo fuzz build -O
 for t in "${targets[@]}"; do
 	mkdir -p "corpus/$t"
