@@ -304,7 +304,8 @@ impl<P> Management<P> {
             let p = self.probing.remove(i);
             changed = true;
             let e = format!(
-                "{addr} is held by another node on the link of {} (duplicate address                  detection): not added",
+                "{addr} is held by another node on the link of {} (duplicate address \
+                 detection): not added",
                 self.port_name(port)
             );
             error!("{e}");
@@ -318,6 +319,7 @@ impl<P> Management<P> {
         let now = Instant::now();
         while let Some(i) = self.probing.iter().position(|x| x.until <= now) {
             let p = self.probing.remove(i);
+            // The publication that adds it carries the refusals above too.
             self.assign(p.port, p.prefix);
             changed = false;
             if let Some(r) = p.reply {

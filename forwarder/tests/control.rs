@@ -648,7 +648,10 @@ fn neighbors_and_addresses_change_while_forwarding() {
         ],
     );
     let e = ctl_refused(&lab, &["addr", "add", "2001:db8:6::2/64", "dev", "port1"]);
-    assert!(e.contains("held by another node"), "{e}");
+    assert!(
+        e.contains("held by another node on the link of port1 (duplicate address detection)"),
+        "{e}"
+    );
     let shown = ctl_ok(&lab, &["addr", "show"]);
     assert!(shown.contains("2001:db8:6::2 dadfailed"), "{shown}");
     let routes = ctl_ok(&lab, &["route", "show"]);
