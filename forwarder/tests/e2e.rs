@@ -197,6 +197,8 @@ fn replay(tag: &str, frames: &[Vec<u8>]) -> PcapRun {
 mbufs = 2047
 rx_descriptors = 128
 tx_descriptors = 128
+control = {{ socket = "{socket}" }}
+metrics = {{ listen = "" }}
 
 [[port]]
 device = "net_pcap0,rx_pcap={in_pcap},tx_pcap={out0}"
@@ -220,6 +222,7 @@ lladdr = "02:00:00:00:02:02"
         empty = path("empty.pcap").display(),
         out0 = path("out0.pcap").display(),
         out1 = path("out1.pcap").display(),
+        socket = path("v6fwd.sock").display(),
     );
     let config = TempFile::new(&format!("{tag}.toml"), config.as_bytes()).unwrap();
     let fwd = Forwarder::start(
@@ -417,13 +420,16 @@ fn missing_device_is_named() {
     let tag = tag('m');
     let cfg = TempFile::new(
         &format!("{tag}-missing.toml"),
-        b"[[port]]\ndevice = \"0000:99:00.0\"\naddresses = [\"2001:db8::1/64\"]\n",
+        b"metrics = { listen = \"\" }\n[[port]]\ndevice = \"0000:99:00.0\"\naddresses = [\"2001:db8::1/64\"]\n",
     )
     .unwrap();
+    let socket = std::env::temp_dir().join(format!("{tag}.sock"));
     let mut args = vec![
         "run".to_string(),
         "--config".into(),
         cfg.0.display().to_string(),
+        "--socket".into(),
+        socket.display().to_string(),
         "--".into(),
     ];
     args.extend(lab::eal_args(&tag));
@@ -433,6 +439,10 @@ fn missing_device_is_named() {
     assert!(
         err.contains("port port0: device \"0000:99:00.0\" was not found"),
         "{err}"
+    );
+    assert!(
+        !socket.exists(),
+        "the control socket goes with the run that failed"
     );
 }
 
