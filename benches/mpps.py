@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Forwarding rate of v6fwd on one worker core, beside DPDK testpmd's I/O ceiling and
-DPDK's l3fwd example routing the same traffic.
+"""Forwarding rate of v6fwd on one or more worker cores, beside DPDK testpmd's I/O
+ceiling and DPDK's l3fwd example routing the same traffic.
 
 Every peer runs with the same EAL options and the same two virtual ports: a pcap file of
 small IPv6/UDP frames replayed forever on port 0 (net_pcap) and a sink on port 1
-(net_null). Counters are read from outside through each process's telemetry socket, so
-every peer is measured the same way and none has to print anything. Peers are
-interleaved round by round, so slow drifts of the machine fall on all of them alike.
-l3fwd is built from the sources Debian's dpdk-doc ships, patched for virtual devices.
+(net_null). With N workers, each port has N rx and N tx queues and each worker polls its
+own rx queue of each port and sends on its own tx queues. Counters are read from outside
+through each process's telemetry socket, so every peer is measured the same way and none
+has to print anything. Peers and worker counts are interleaved round by round, so slow
+drifts of the machine fall on all of them alike. l3fwd is built from the sources Debian's
+dpdk-doc ships, patched for virtual devices.
 
     python3 benches/mpps.py --v6fwd target/release/v6fwd --rounds 3 --window 5
+    python3 benches/mpps.py --workers 1,2 --rounds 2 --window 5
 """
 
 import argparse
@@ -25,6 +28,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +36,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 MAIN_LCORE = 0
-WORKER_LCORE = 1
 MEMORY_MB = 1024
+# Pool sizes with one worker. Every rx queue of the source holds a copy of the whole
+# capture (see PCAP_BUDGET_BYTES), so each further worker adds one capture to the pool
+# and the mbufs left for forwarding stay the same at every worker count.
 TESTPMD_MBUFS = 16384
 V6FWD_MBUFS = 16383
+# net_pcap makes at most this many queues per device (RTE_PMD_PCAP_MAX_QUEUES).
+MAX_WORKERS = 16
 
 SOURCE_DEVICE = "net_pcap0"
 SINK_DEVICE = "net_null0"
@@ -121,11 +129,67 @@ def cycles_per_packet(hz, mpps):
     return hz / (mpps * 1e6)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where one peer's lcores run with a given number of workers: the main lcore on the
+    first CPU this script may use, worker lcores 1 to N on the following CPUs in turn.
+    Every peer gets the same layout for the same N. Once the workers outnumber the other
+    CPUs, the mapping wraps around: a worker then shares its CPU with the main lcore,
+    DPDK's control threads and this script, or with another worker, and gets only what
+    they leave it."""
+
+    workers: int
+    cpus: tuple
+
+    @property
+    def worker_lcores(self):
+        return [MAIN_LCORE + 1 + i for i in range(self.workers)]
+
+    def cpu(self, lcore):
+        return self.cpus[(lcore - MAIN_LCORE) % len(self.cpus)]
+
+    @property
+    def lcores(self):
+        """EAL's --lcores value, lcore@cpu for the main lcore and every worker."""
+        return ",".join(f"{lcore}@{self.cpu(lcore)}"
+                        for lcore in [MAIN_LCORE, *self.worker_lcores])
+
+    def shared(self):
+        """Worker lcores whose CPU also runs another lcore, with that CPU."""
+        taken = {self.cpu(MAIN_LCORE): MAIN_LCORE}
+        shared = []
+        for lcore in self.worker_lcores:
+            cpu = self.cpu(lcore)
+            if cpu in taken:
+                shared.append((lcore, cpu, taken[cpu]))
+            taken.setdefault(cpu, lcore)
+        return shared
+
+    def describe(self):
+        """One line for the output and results.json; says plainly when a worker does not
+        have a CPU of its own, since that caps what the count can show."""
+        text = (f"{self.workers} worker{'s' if self.workers > 1 else ''}: --lcores "
+                f"{self.lcores} on {len(self.cpus)} CPUs")
+        for lcore, cpu, other in self.shared():
+            whom = "the main lcore, DPDK's control threads and this script" \
+                if other == MAIN_LCORE else f"worker lcore {other}"
+            text += (f"; worker lcore {lcore} shares CPU {cpu} with {whom}, "
+                     "which caps it")
+        return text
+
+
+def pool_mbufs(base, workers, frames):
+    """A pool of base mbufs plus one capture for every rx queue of the source beyond the
+    first, since net_pcap holds a copy of the capture per queue for the whole run."""
+    return base + (workers - 1) * frames
+
+
 @dataclass
 class Run:
     """One start-to-stop life of one peer, with its raw samples."""
 
     peer: str
+    workers: int
     round: int
     file_prefix: str
     command: list
@@ -150,7 +214,13 @@ def parse_args(argv):
     parser.add_argument("--peers", default="testpmd,l3fwd,v6fwd",
                         help="comma-separated peers, in the order each round runs them "
                              f"({', '.join(PEERS)}; default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each peer")
+    parser.add_argument("--workers", default="1",
+                        help="worker lcores per peer, each polling its own queue of each "
+                             "port; a comma-separated list (1,2) measures every count in "
+                             "every round and reports how each peer scales "
+                             "(default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each peer at each worker count")
     parser.add_argument("--window", type=float, default=10.0,
                         help="seconds per measured window")
     parser.add_argument("--windows", type=int, default=2,
@@ -173,6 +243,14 @@ def parse_args(argv):
         parser.error(f"--peers takes a list of {', '.join(PEERS)}")
     if len(set(args.peers)) != len(args.peers):
         parser.error("--peers names a peer twice")
+    try:
+        args.workers = [int(n) for n in args.workers.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--workers takes a comma-separated list of whole numbers")
+    if not args.workers or not all(1 <= n <= MAX_WORKERS for n in args.workers):
+        parser.error(f"--workers must be within 1..{MAX_WORKERS} (net_pcap's queues per device)")
+    if len(set(args.workers)) != len(args.workers):
+        parser.error("--workers names a count twice")
     if not MIN_FRAME_SIZE <= args.frame_size <= MAX_FRAME_SIZE:
         parser.error(f"--frame-size must be within {MIN_FRAME_SIZE}..{MAX_FRAME_SIZE}")
     if args.rounds < 1 or args.windows < 1 or args.window <= 0 or args.start_timeout <= 0:
@@ -306,17 +384,22 @@ def toml_string(text):
     return json.dumps(text)
 
 
-def v6fwd_config(pcap_path, extra_routes_count, polling="adaptive"):
-    """The TOML v6fwd reads: the two ports, the /40 and any extra routes, all through
-    the one next hop on port1 whose link-layer address is fixed up front, so no
-    neighbor discovery runs while measuring."""
+def v6fwd_config(pcap_path, extra_routes_count, layout, frames, socket_path,
+                 polling="adaptive"):
+    """The TOML v6fwd reads: the layout's workers, the two ports, the /40 and any extra
+    routes, all through the one next hop on port1 whose link-layer address is fixed up
+    front, so no neighbor discovery runs while measuring. v6fwd gives every port one rx
+    and one tx queue per worker. Its control socket is the benchmark's own and it serves
+    no metrics, so that a v6fwd already running on the machine is left alone."""
     lines = [
-        f"workers = [{WORKER_LCORE}]",
-        f"mbufs = {V6FWD_MBUFS}",
+        f"workers = [{', '.join(map(str, layout.worker_lcores))}]",
+        f"mbufs = {pool_mbufs(V6FWD_MBUFS, layout.workers, frames)}",
+        f"control = {{ socket = {toml_string(str(socket_path))} }}",
+        'metrics = { listen = "" }',
         "",
         "[[port]]",
         'name = "port0"',
-        f"device = {toml_string(source_device(pcap_path))}",
+        f"device = {toml_string(source_device(pcap_path, layout.workers))}",
         f"addresses = [{toml_string(SOURCE_PORT_ADDRESS)}]",
         "",
         "[[port]]",
@@ -351,58 +434,71 @@ def l3fwd_routes(extra_routes_count):
 # Peers
 
 
-def source_device(pcap_path):
-    """The vdev string of the replaying source port."""
-    return f"{SOURCE_DEVICE},rx_pcap={pcap_path},infinite_rx=1"
+def source_device(pcap_path, queues):
+    """The vdev string of the replaying source port. net_pcap makes one rx queue per
+    rx_pcap argument, each replaying its own copy of the file forever, and, with no tx
+    argument, one tx queue that drops for each rx queue."""
+    captures = ",".join([f"rx_pcap={pcap_path}"] * queues)
+    return f"{SOURCE_DEVICE},{captures},infinite_rx=1"
 
 
-def eal_options(file_prefix):
-    """EAL options every peer gets, byte for byte: the worker on its own core, the main
-    lcore and DPDK's control threads on the other."""
+def eal_options(file_prefix, layout):
+    """EAL options every peer gets, byte for byte for the same layout."""
     return [
         "--no-huge", "-m", str(MEMORY_MB), "--no-pci", f"--file-prefix={file_prefix}",
-        "-l", f"{MAIN_LCORE},{WORKER_LCORE}", "--main-lcore", str(MAIN_LCORE),
+        "--lcores", layout.lcores, "--main-lcore", str(MAIN_LCORE),
     ]
 
 
-def testpmd_command(binary, file_prefix, paths):
+def testpmd_command(binary, file_prefix, paths, layout):
     """testpmd in io mode: the cost of moving packets between the two ports, nothing
-    else. --stats-period keeps it running with stdin closed; its period is long so it
-    prints once, at start."""
+    else. With N queues and N cores, its streams go to cores in order, so each core gets
+    queue q of both ports and sends on tx queue q, as v6fwd's workers do.
+    --stats-period keeps it running with stdin closed; its period is long so it prints
+    once, at start."""
+    n = layout.workers
+    mbufs = pool_mbufs(TESTPMD_MBUFS, n, paths["frames"])
     return [
-        binary, *eal_options(file_prefix),
-        "--vdev", source_device(paths["pcap"]), "--vdev", SINK_DEVICE_ARGS,
+        binary, *eal_options(file_prefix, layout),
+        "--vdev", source_device(paths["pcap"], n), "--vdev", SINK_DEVICE_ARGS,
         "--",
-        "--forward-mode=io", "--nb-cores=1", f"--total-num-mbufs={TESTPMD_MBUFS}",
-        "--stats-period=86400", "--no-flush-rx",
+        "--forward-mode=io", f"--nb-cores={n}", f"--rxq={n}", f"--txq={n}",
+        f"--total-num-mbufs={mbufs}", "--stats-period=86400", "--no-flush-rx",
     ]
 
 
-def v6fwd_command(binary, file_prefix, paths):
+def v6fwd_command(binary, file_prefix, paths, layout):
     """v6fwd adds the vdevs itself from its config, so EAL gets no --vdev here. Its
     workers poll adaptively, as by default."""
-    return [binary, "run", "--config", str(paths["config"]), "--", *eal_options(file_prefix)]
+    return [binary, "run", "--config", str(paths["config"][layout.workers]), "--",
+            *eal_options(file_prefix, layout)]
 
 
-def v6fwd_poll_command(binary, file_prefix, paths):
+def v6fwd_poll_command(binary, file_prefix, paths, layout):
     """v6fwd with workers that never sleep: under full load it should match the
     adaptive default."""
-    return [binary, "run", "--config", str(paths["config_poll"]), "--",
-            *eal_options(file_prefix)]
+    return [binary, "run", "--config", str(paths["config_poll"][layout.workers]), "--",
+            *eal_options(file_prefix, layout)]
 
 
-def l3fwd_command(binary, file_prefix, paths):
-    """l3fwd in LPM mode: its worker polls both ports' queues like the other peers',
-    rewrites the Ethernet header to the next hop's address on the sink and sends there.
-    Virtual devices set no packet type, so --parse-ptype has l3fwd find it in software;
-    that is part of its cost here."""
+def l3fwd_command(binary, file_prefix, paths, layout):
+    """l3fwd in LPM mode: worker q polls rx queue q of both ports, like the other peers',
+    rewrites the Ethernet header to the next hop's address on the sink and sends there on
+    a tx queue of its own (see L3FWD_PATCHES). l3fwd sizes its own pool from its queues
+    and lcores, and it is left so: with two workers 8832 mbufs, 640 of them free beside
+    the two captures, and a pool 4096 larger forwarded no faster. Virtual devices set no
+    packet type, so --parse-ptype has l3fwd find it in software; that is part of its cost
+    here."""
+    queues = ",".join(f"({port},{queue},{lcore})"
+                      for queue, lcore in enumerate(layout.worker_lcores)
+                      for port in (SOURCE_PORT_ID, SINK_PORT_ID))
     return [
-        binary, *eal_options(file_prefix),
-        "--vdev", source_device(paths["pcap"]), "--vdev", SINK_DEVICE_ARGS,
+        binary, *eal_options(file_prefix, layout),
+        "--vdev", source_device(paths["pcap"], layout.workers), "--vdev", SINK_DEVICE_ARGS,
         "--",
         "-p", f"{1 << SOURCE_PORT_ID | 1 << SINK_PORT_ID:x}",
         "--lookup=lpm",
-        "--config", f"({SOURCE_PORT_ID},0,{WORKER_LCORE}),({SINK_PORT_ID},0,{WORKER_LCORE})",
+        "--config", queues,
         f"--eth-dest={SINK_PORT_ID},{NEXT_HOP_MAC}",
         "--parse-ptype",
         f"--rule_ipv4={paths['l3fwd_ipv4']}", f"--rule_ipv6={paths['l3fwd_ipv6']}",
@@ -417,8 +513,9 @@ FIXED_PORT_IDS = {"l3fwd"}
 
 # l3fwd, built from DPDK's example sources
 
-# Two things stop l3fwd 22.11 on these virtual devices, and a copy of its sources is
-# patched for both; forwarding itself is left as it is.
+# Two things stop l3fwd 22.11 on these virtual devices and a third skews it beside the
+# other peers; a copy of its sources is patched for all three, and forwarding itself is
+# left as it is.
 #
 # It asks every port for rx checksum offloads, which neither device offers, so
 # rte_eth_dev_configure refuses. The copy asks only for what the port reports it can do,
@@ -426,8 +523,14 @@ FIXED_PORT_IDS = {"l3fwd"}
 # port's). l3fwd never reads the checksum flags that offload would have set.
 #
 # It sets up one tx queue on every port for every lcore, the main lcore included, and
-# net_pcap offers one. Only lcores that poll rx queues ever send, so the copy gives tx
-# queues to those alone: here the one worker, as testpmd and v6fwd do.
+# net_pcap offers one per rx queue. Only lcores that poll rx queues ever send, so the
+# copy gives tx queues to those alone, numbered in lcore order: one per worker on every
+# port, as testpmd and v6fwd do.
+#
+# Its main lcore, which polls nothing, waits for the workers in rte_eal_mp_wait_lcore,
+# which spins. Once a worker shares the main lcore's CPU (two workers on two CPUs), that
+# spin takes half the worker's CPU, where testpmd's and v6fwd's main threads sleep. The
+# copy has the main lcore sleep until the signal that stops the workers, then wait.
 L3FWD_PATCHES = [
     ("main.c",
      "\t\tlocal_port_conf.rx_adv_conf.rss_conf.rss_hf &=\n"
@@ -459,6 +562,14 @@ L3FWD_PATCHES = [
      "\t\tfor (lcore_id = 0; lcore_id < RTE_MAX_LCORE; lcore_id++) {\n"
      "\t\t\tif (rte_lcore_is_enabled(lcore_id) == 0 ||\n"
      "\t\t\t    lcore_conf[lcore_id].n_rx_queue == 0)\n"),
+    ("main.c",
+     "\t} else {\n"
+     "\t\trte_eal_mp_wait_lcore();\n",
+     "\t} else {\n"
+     "\t\t/* Sleep, not spin, on a CPU a worker may share. */\n"
+     "\t\twhile (!force_quit)\n"
+     "\t\t\trte_delay_us_sleep(100000);\n"
+     "\t\trte_eal_mp_wait_lcore();\n"),
 ]
 
 
@@ -748,15 +859,16 @@ def measure(run, process, args):
         telemetry.close()
 
 
-def run_peer(peer, binary, round_number, paths, args):
+def run_peer(peer, binary, layout, round_number, paths, args):
     """One life of one peer: start, measure, stop, and remove EAL's runtime folder."""
-    file_prefix = f"v6fwd-bench-{os.getpid()}-{peer}-{round_number}"
+    name = f"{peer}-{layout.workers}w"
+    file_prefix = f"v6fwd-bench-{os.getpid()}-{name}-{round_number}"
     rundir = runtime_dir(file_prefix)
     if rundir.exists():
         raise BenchError(f"{rundir} already exists; it is not this run's to remove")
-    command = PEERS[peer](binary, file_prefix, paths)
-    log = paths["out"] / f"{peer}-round{round_number}.log"
-    run = Run(peer, round_number, file_prefix, command, str(log))
+    command = PEERS[peer](binary, file_prefix, paths, layout)
+    log = paths["out"] / f"{name}-round{round_number}.log"
+    run = Run(peer, layout.workers, round_number, file_prefix, command, str(log))
 
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
@@ -764,7 +876,8 @@ def run_peer(peer, binary, round_number, paths, args):
     try:
         measure(run, process, args)
     except BenchError as error:
-        raise BenchError(f"{peer} (round {round_number}): {error}") from None
+        raise BenchError(f"{peer} with {layout.workers} worker(s) (round {round_number}): "
+                         f"{error}") from None
     finally:
         stop(process)
         shutil.rmtree(rundir, ignore_errors=True)
@@ -795,13 +908,14 @@ def load_average():
         return None
 
 
-def summarize(runs, peers, hz):
+def summarize(runs, peers, workers, hz):
     """Median, min and max Mpps per peer over all its windows, cycles per packet at the
     median rate, and the forwarded share of received packets, which tells a fast peer
     from one that drops."""
     summary = {}
     for peer in peers:
-        windows = [w for run in runs if run.peer == peer for w in run.windows]
+        windows = [w for run in runs if run.peer == peer and run.workers == workers
+                   for w in run.windows]
         if not windows:
             continue
         rates = [w.mpps for w in windows]
@@ -810,7 +924,11 @@ def summarize(runs, peers, hz):
             "median_mpps": statistics.median(rates),
             "min_mpps": min(rates),
             "max_mpps": max(rates),
-            "cycles_per_packet": cycles_per_packet(hz, statistics.median(rates)),
+            # Cycles per packet are one CPU's clock over the rate: a packet's cost only
+            # when one worker has one CPU. Several workers, some sharing a CPU, have no
+            # such single clock, so none is given.
+            "cycles_per_packet": cycles_per_packet(hz, statistics.median(rates))
+            if workers == 1 else None,
             "forwarded": sum(w.tx_packets for w in windows)
             / max(1, sum(w.rx_packets for w in windows)),
         }
@@ -839,8 +957,8 @@ def comparison(summary):
     return {k: v for k, v in compared.items() if v is not None} or None
 
 
-def print_report(summary, compared, hz):
-    """The table a reader wants first."""
+def print_report(summary, compared, hz, workers):
+    """The table a reader wants first, for one worker count."""
     print()
     print(f"{'peer':<10} {'windows':>7} {'median':>8} {'min':>8} {'max':>8} "
           f"{'cycles/pkt':>10} {'forwarded':>9}")
@@ -850,7 +968,7 @@ def print_report(summary, compared, hz):
         print(f"{peer:<10} {s['windows']:>7} {s['median_mpps']:>8.3f} {s['min_mpps']:>8.3f} "
               f"{s['max_mpps']:>8.3f} {cycles:>10} {s['forwarded']:>9.2%}")
     print("rates in Mpps sent on the sink port")
-    if hz:
+    if hz and workers == 1:
         print(f"cycles/pkt = CPU clock / median rate, with the {hz / 1e6:.0f} MHz "
               "that /proc/cpuinfo reports; derived, not counted, and only a packet's "
               "cost if the worker polls without sleeping")
@@ -866,9 +984,46 @@ def print_report(summary, compared, hz):
         print(f"v6fwd adaptive/poll (medians): {compared['adaptive_over_poll']:.3f}")
 
 
-def write_plot(summary, path):
-    """A bar per peer at its median, whiskers to min and max; skipped without
-    matplotlib, which is not part of the standard library."""
+def scaling(summaries):
+    """Per peer, its median at every worker count and the ratio of each to the median at
+    the first count: 2.0 for twice the rate. Only counts measured in the same run are
+    compared, as everything else here."""
+    counts = list(summaries)
+    if len(counts) < 2:
+        return None
+    scaled = {}
+    for peer in dict.fromkeys(p for summary in summaries.values() for p in summary):
+        medians = {n: summaries[n][peer]["median_mpps"] for n in counts
+                   if peer in summaries[n]}
+        base = medians.get(counts[0])
+        scaled[peer] = {
+            "median_mpps": medians,
+            "over_first": {n: m / base for n, m in medians.items() if base and n != counts[0]},
+        }
+    return scaled
+
+
+def print_scaling(scaled, counts, peers):
+    """The scaling table: a column of medians per worker count, then the ratios."""
+    print()
+    print(f"scaling, median Mpps ({counts[0]} worker{'s' if counts[0] > 1 else ''} = 1.0)")
+    ratios = [f"{n}/{counts[0]}" for n in counts[1:]]
+    print(f"{'peer':<10} " + " ".join(f"{f'{n}w':>8}" for n in counts) + " "
+          + " ".join(f"{r:>6}" for r in ratios))
+    for peer in peers:
+        if peer not in scaled:
+            continue
+        s = scaled[peer]
+        rates = " ".join(f"{s['median_mpps'][n]:>8.3f}" if n in s["median_mpps"]
+                         else f"{'-':>8}" for n in counts)
+        over = " ".join(f"{s['over_first'][n]:>6.2f}" if n in s["over_first"]
+                        else f"{'-':>6}" for n in counts[1:])
+        print(f"{peer:<10} {rates} {over}")
+
+
+def write_plot(summaries, path):
+    """A bar per peer and worker count at its median, whiskers to min and max; skipped
+    without matplotlib, which is not part of the standard library."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -876,13 +1031,26 @@ def write_plot(summary, path):
     except ImportError:
         print("matplotlib not importable: no plot")
         return
-    peers = list(summary)
-    medians = [summary[p]["median_mpps"] for p in peers]
-    below = [summary[p]["median_mpps"] - summary[p]["min_mpps"] for p in peers]
-    above = [summary[p]["max_mpps"] - summary[p]["median_mpps"] for p in peers]
-    fig, ax = plt.subplots(figsize=(4, 3.5))
-    ax.bar(peers, medians, yerr=[below, above], capsize=6, color="#4878a8")
-    ax.set_ylabel("Mpps, one worker core")
+    counts = list(summaries)
+    peers = list(dict.fromkeys(p for summary in summaries.values() for p in summary))
+    width = 0.8 / len(counts)
+    colors = ["#4878a8", "#e0904a", "#5a9e6f", "#b05a7a"]
+    fig, ax = plt.subplots(figsize=(4 + len(counts) - 1, 3.5))
+    for i, n in enumerate(counts):
+        summary = summaries[n]
+        shown = [p for p in peers if p in summary]
+        x = [peers.index(p) + (i - (len(counts) - 1) / 2) * width for p in shown]
+        medians = [summary[p]["median_mpps"] for p in shown]
+        below = [summary[p]["median_mpps"] - summary[p]["min_mpps"] for p in shown]
+        above = [summary[p]["max_mpps"] - summary[p]["median_mpps"] for p in shown]
+        ax.bar(x, medians, width, yerr=[below, above], capsize=4,
+               color=colors[i % len(colors)], label=f"{n} worker{'s' if n > 1 else ''}")
+    ax.set_xticks(range(len(peers)), peers)
+    if len(counts) > 1:
+        ax.set_ylabel("Mpps")
+        ax.legend(fontsize="small")
+    else:
+        ax.set_ylabel(f"Mpps, {counts[0]} worker core{'s' if counts[0] > 1 else ''}")
     ax.set_title("median of all windows, min to max")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -890,21 +1058,32 @@ def write_plot(summary, path):
     print(f"plot: {path}")
 
 
-def write_results(path, args, traffic, hz, load, builds, runs, summary, compared, error):
-    """Everything needed to recompute or question the figures, even after a failure."""
+def write_results(path, args, traffic, layouts, hz, load, builds, runs, summaries, compared,
+                  scaled, error):
+    """Everything needed to recompute or question the figures, even after a failure.
+    Summaries and comparisons are keyed by worker count."""
     results = {
         "command": [sys.executable, *sys.argv],
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "workers": args.workers,
+        "layouts": {layout.workers: {"cpus": list(layout.cpus), "lcores": layout.lcores,
+                                     "worker_lcores": layout.worker_lcores,
+                                     "shared": [{"lcore": lcore, "cpu": cpu, "with": other}
+                                                for lcore, cpu, other in layout.shared()],
+                                     "description": layout.describe()}
+                    for layout in layouts},
         "traffic": traffic,
         "cpu_hz": hz,
         "cpu_hz_source": "/proc/cpuinfo cpu MHz",
         "cycles_per_packet": "cpu_hz / packets sent on the sink per second; a packet's "
-                             "cost only while the worker polls without sleeping",
+                             "cost only while the worker polls without sleeping; given "
+                             "for one worker only",
         "load_average_1m_at_start": load,
         "builds": builds,
         "runs": [
             {
                 "peer": run.peer,
+                "workers": run.workers,
                 "round": run.round,
                 "file_prefix": run.file_prefix,
                 "command": run.command,
@@ -913,24 +1092,35 @@ def write_results(path, args, traffic, hz, load, builds, runs, summary, compared
                 "windows": [
                     {"seconds": w.seconds, "tx_packets": w.tx_packets,
                      "rx_packets": w.rx_packets, "mpps": w.mpps,
-                     "cycles_per_packet": cycles_per_packet(hz, w.mpps)}
+                     "cycles_per_packet": cycles_per_packet(hz, w.mpps)
+                     if run.workers == 1 else None}
                     for w in run.windows
                 ],
             }
             for run in runs
         ],
-        "summary": summary,
+        "summary": summaries,
         "comparison": compared,
+        "scaling": scaled,
         "error": error,
     }
     path.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def pin_to_main_lcore():
-    """Keeps this script's wake-ups off the worker core. Children inherit the mask;
-    EAL pins its worker thread to its lcore explicitly, so that is harmless."""
+def usable_cpus():
+    """The CPUs this script may run on, in order: the lcores are laid out over these."""
     try:
-        os.sched_setaffinity(0, {MAIN_LCORE})
+        return tuple(sorted(os.sched_getaffinity(0)))
+    except OSError:
+        return tuple(range(os.cpu_count() or 1))
+
+
+def pin_to_main_lcore(cpu):
+    """Keeps this script's wake-ups on the main lcore's CPU, off the first workers'.
+    Children inherit the mask; EAL pins every lcore to its CPU explicitly, so that is
+    harmless."""
+    try:
+        os.sched_setaffinity(0, {cpu})
     except OSError:
         pass
 
@@ -954,21 +1144,32 @@ def main(argv):
         return 2
 
     args.out.mkdir(parents=True, exist_ok=True)
-    paths = {"out": args.out, "pcap": args.out / "in.pcap", "config": args.out / "v6fwd.toml",
-             "config_poll": args.out / "v6fwd-poll.toml",
+    paths = {"out": args.out, "pcap": args.out / "in.pcap", "config": {}, "config_poll": {},
              "l3fwd_ipv4": args.out / "l3fwd-routes-ipv4.cfg",
              "l3fwd_ipv6": args.out / "l3fwd-routes-ipv6.cfg"}
     traffic = generate_traffic(paths["pcap"], args.frame_size)
-    paths["config"].write_text(v6fwd_config(paths["pcap"], args.routes))
-    paths["config_poll"].write_text(v6fwd_config(paths["pcap"], args.routes, "poll"))
+    paths["frames"] = traffic["frames"]
+    cpus = usable_cpus()
+    layouts = [Layout(n, cpus) for n in args.workers]
+    for layout in layouts:
+        n = layout.workers
+        for key, polling in (("config", "adaptive"), ("config_poll", "poll")):
+            name = "v6fwd" if polling == "adaptive" else "v6fwd-poll"
+            paths[key][n] = args.out / f"{name}-{n}w.toml"
+            # A short path: Unix socket paths end at 107 bytes, and --out may be deep.
+            socket_path = Path(tempfile.gettempdir()) / f"v6fwd-bench-{os.getpid()}-{name}-{n}w.sock"
+            paths[key][n].write_text(v6fwd_config(paths["pcap"], args.routes, layout,
+                                                  traffic["frames"], socket_path, polling))
     if "l3fwd" in peers:
         ipv4, ipv6 = l3fwd_routes(args.routes)
         paths["l3fwd_ipv4"].write_text(ipv4)
         paths["l3fwd_ipv6"].write_text(ipv6)
     print(f"traffic: {traffic['frames']} frames of {traffic['frame_size']} bytes to "
           f"{traffic['destinations']} destinations, {traffic['bytes']} bytes in {paths['pcap']}")
+    for layout in layouts:
+        print(layout.describe())
 
-    pin_to_main_lcore()
+    pin_to_main_lcore(layouts[0].cpu(MAIN_LCORE))
     hz = cpu_hz()
     load = load_average()
     if load is not None:
@@ -977,30 +1178,44 @@ def main(argv):
     runs, error = [], None
     try:
         for round_number in range(1, args.rounds + 1):
-            for peer in peers:
-                run = run_peer(peer, binaries[peer], round_number, paths, args)
-                runs.append(run)
-                rates = " ".join(f"{w.mpps:.3f}" for w in run.windows)
-                print(f"round {round_number}/{args.rounds} {peer}: {rates} Mpps")
+            # Every other round takes the worker counts backwards, so that no count
+            # always runs first, or right after another.
+            order = layouts if round_number % 2 else layouts[::-1]
+            for layout in order:
+                for peer in peers:
+                    run = run_peer(peer, binaries[peer], layout, round_number, paths, args)
+                    runs.append(run)
+                    rates = " ".join(f"{w.mpps:.3f}" for w in run.windows)
+                    print(f"round {round_number}/{args.rounds} {peer} "
+                          f"{layout.workers}w: {rates} Mpps")
     except BenchError as failure:
         error = str(failure)
     except KeyboardInterrupt:
         error = "interrupted"
 
-    summary = summarize(runs, peers, hz)
-    compared = comparison(summary)
-    write_results(args.out / "results.json", args, traffic, hz, load, builds, runs, summary,
-                  compared, error)
+    summaries = {n: summarize(runs, peers, n, hz) for n in args.workers}
+    compared = {n: comparison(summary) for n, summary in summaries.items()}
+    scaled = scaling(summaries)
+    write_results(args.out / "results.json", args, traffic, layouts, hz, load, builds, runs,
+                  summaries, compared, scaled, error)
     if error:
         print(f"error: {error}", file=sys.stderr)
         print(f"partial results: {args.out / 'results.json'}", file=sys.stderr)
         return 1
 
-    print_report(summary, compared, hz)
-    write_plot(summary, args.out / "mpps.png")
+    for layout in layouts:
+        n = layout.workers
+        if len(layouts) > 1:
+            print(f"\n{layout.describe()}")
+        print_report(summaries[n], compared[n], hz, n)
+    if scaled:
+        print_scaling(scaled, args.workers, peers)
+        if any(layout.shared() for layout in layouts):
+            print("a worker shares a CPU (see above): these ratios are below what a CPU "
+                  "per worker would give")
+    write_plot(summaries, args.out / "mpps.png")
     print(f"results: {args.out / 'results.json'}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
