@@ -580,6 +580,12 @@ impl<P> Management<P> {
             Request::RouteShow => Ok(Reply::Routes(
                 self.rib.routes().map(|r| self.row(r)).collect(),
             )),
+            Request::RouteShowWithin { prefix } => match prefix.parse::<Prefix>() {
+                Ok(p) => Ok(Reply::Routes(
+                    self.rib.routes_within(&p).map(|r| self.row(r)).collect(),
+                )),
+                Err(e) => Err(format!("prefix: {e}")),
+            },
             Request::RouteGet { address } => self.route_get(address),
             Request::RouteAdd(spec) => self.route_add(&spec),
             Request::RouteReplace { prefix, paths } => self.route_replace(&prefix, &paths),

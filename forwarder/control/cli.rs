@@ -18,6 +18,13 @@ pub fn route(words: &[String]) -> Result<Request, String> {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     match w.as_slice() {
         [] | ["show" | "list" | "ls"] => Ok(Request::RouteShow),
+        ["show" | "list" | "ls", rest @ ..] => {
+            let prefix = match rest {
+                [p] | ["root", p] => prefix_word(p),
+                _ => return Err("usage: route show [[root] PREFIX]".into()),
+            };
+            Ok(Request::RouteShowWithin { prefix })
+        }
         ["get", addr] => Ok(Request::RouteGet {
             address: addr
                 .parse()
@@ -429,6 +436,18 @@ mod tests {
     fn route_words_make_requests() {
         assert_eq!(route(&words("")), Ok(Request::RouteShow));
         assert_eq!(
+            route(&words("show root 2001:db8::/32")),
+            Ok(Request::RouteShowWithin {
+                prefix: "2001:db8::/32".into()
+            })
+        );
+        assert_eq!(
+            route(&words("show default")),
+            Ok(Request::RouteShowWithin {
+                prefix: "::/0".into()
+            })
+        );
+        assert_eq!(
             route(&words(
                 "add 2001:db8:9::/48 via 2001:db8:1::2 dev lan metric 10 pref high"
             )),
@@ -519,6 +538,7 @@ mod tests {
     fn bad_route_words_say_what_is_wrong() {
         for (w, want) in [
             ("get", "usage: route get"),
+            ("show match 2001:db8::/32", "usage: route show"),
             ("get nothing", "not an IPv6 address"),
             ("add", "usage: route add"),
             ("add ::/0 via", "\"via\" needs a value"),

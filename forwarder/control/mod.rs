@@ -39,6 +39,8 @@ pub const MAX_LINE: usize = 1 << 20;
 pub enum Request {
     /// Every route.
     RouteShow,
+    /// The routes of the prefixes within `prefix` (`ip route show root PREFIX`).
+    RouteShowWithin { prefix: String },
     /// The route a packet to `address` takes.
     RouteGet { address: Ipv6Addr },
     /// Adds a path to a prefix.

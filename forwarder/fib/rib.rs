@@ -409,6 +409,17 @@ impl Rib {
         self.prefixes.values().flat_map(|e| &e.routes)
     }
 
+    /// The routes of the prefixes that lie within `root` (itself included), in order.
+    pub fn routes_within(&self, root: &Prefix) -> impl Iterator<Item = &Route> {
+        let net = root.network();
+        let low = u128::from(net.addr);
+        let high = low | !Prefix::mask(net.len);
+        self.prefixes
+            .range((low, 0)..=(high, 128))
+            .filter(move |((_, len), _)| *len >= net.len)
+            .flat_map(|(_, e)| &e.routes)
+    }
+
     /// Prefixes in the table.
     pub fn len(&self) -> usize {
         self.prefixes.len()
@@ -843,6 +854,38 @@ mod tests {
             ),
             [(0, order[3])]
         );
+    }
+
+    #[test]
+    fn routes_within_a_prefix() {
+        let mut rib = Rib::new(1);
+        let hop = NextHop::Gateway("fe80::1".parse().unwrap());
+        for p in [
+            "::/0",
+            "2001:db8::/32",
+            "2001:db8:5::/48",
+            "2001:db8:5:1::/64",
+            "2001:db9::/32",
+        ] {
+            rib.add(Route::new(p.parse().unwrap(), 0, hop)).unwrap();
+        }
+        let within = |root: &str| -> Vec<String> {
+            rib.routes_within(&root.parse().unwrap())
+                .map(|r| r.prefix.to_string())
+                .collect()
+        };
+        assert_eq!(
+            within("2001:db8::/32"),
+            ["2001:db8::/32", "2001:db8:5::/48", "2001:db8:5:1::/64"]
+        );
+        assert_eq!(
+            within("2001:db8:5::/48"),
+            ["2001:db8:5::/48", "2001:db8:5:1::/64"]
+        );
+        assert_eq!(within("::/0").len(), 5);
+        assert!(within("2001:db8:6::/48").is_empty());
+        // Host bits in the root are ignored, as ip route show root does.
+        assert_eq!(within("2001:db8:5::1/48").len(), 2);
     }
 
     #[test]
