@@ -87,7 +87,11 @@ pub struct Management<P> {
 struct Probing {
     port: usize,
     prefix: Prefix,
-    until: Instant,
+    /// Probes still to send, and when the next one goes (RFC 4862 5.4.2: RetransTimer
+    /// apart); after the last, RetransTimer more of listening.
+    left: u8,
+    next: Instant,
+    retrans: Duration,
     /// Where the answer to `addr add` goes when the probing ends.
     reply: Option<Sender<Response>>,
 }
@@ -219,7 +223,18 @@ impl<P> Management<P> {
             return Err(format!("{} is being probed already", prefix.addr));
         }
         let subnet = prefix.network();
-        if prefix.len < 128 && !prefix.addr.is_unicast_link_local() {
+        let routed = prefix.len < 128 && !prefix.addr.is_unicast_link_local();
+        // An address under probation holds its subnet for its port already.
+        if let Some(other) = self.probing.iter().find(|x| {
+            routed && x.port != port && x.prefix.len < 128 && x.prefix.network() == subnet
+        }) {
+            return Err(format!(
+                "subnet {subnet} is being added to {} ({} under duplicate address detection)",
+                self.port_name(other.port as u16),
+                other.prefix.addr
+            ));
+        }
+        if routed {
             let other = self
                 .rib
                 .get(&subnet)
@@ -237,23 +252,25 @@ impl<P> Management<P> {
         let conf = &self.config.ports[port];
         let transmits = conf.nd.dad_transmits;
         if transmits == 0 {
-            self.assign(port, prefix);
+            self.assign(port, prefix)?;
             return Ok(Some(Reply::Done(format!("added {prefix} to {name}"))));
         }
-        let wait = Duration::from_millis(u64::from(conf.nd.retrans_ms) * u64::from(transmits));
-        // The owner of the probes is the first worker, which sends them all at once and
-        // then, like every worker, watches for another node that wants the address.
+        // The first worker sends the probes, one each RetransTimer, as the management
+        // thread asks; every worker watches for another node that wants the address.
+        let retrans = Duration::from_millis(u64::from(conf.nd.retrans_ms));
         self.probing.push(Probing {
             port,
             prefix,
-            until: Instant::now() + wait,
+            left: transmits - 1,
+            next: Instant::now() + retrans,
+            retrans,
             reply,
         });
         self.publish_dataplane(self.views());
         let probe = Message::Probe {
             port: port as u16,
             addr: prefix.addr,
-            count: transmits,
+            count: 1,
         };
         if self.exchange.send(0, probe).is_err() {
             self.probing.retain(|x| x.prefix != prefix);
@@ -265,10 +282,26 @@ impl<P> Management<P> {
     }
 
     /// Adds `prefix` to port `port`, with the route of its subnet.
-    fn assign(&mut self, port: usize, prefix: Prefix) {
+    ///
+    /// # Errors
+    /// What came in the way while it was probed: the address or its subnet taken by
+    /// another port, or a route of another source made for the subnet.
+    fn assign(&mut self, port: usize, prefix: Prefix) -> Result<(), String> {
+        self.config.address(port, &prefix.to_string())?;
+        let subnet = prefix.network();
+        let other = self.rib.get(&subnet).unwrap_or_default().iter().find(|r| {
+            prefix.len < 128
+                && !prefix.addr.is_unicast_link_local()
+                && !(r.source == Source::Connected && usize::from(r.port) == port)
+        });
+        if let Some(r) = other {
+            return Err(format!(
+                "{subnet} got a route {} meanwhile: not added",
+                route_line(&self.row(r))
+            ));
+        }
         self.config.ports[port].addresses.push(prefix);
         self.refused.retain(|x| *x != (port, prefix.addr));
-        let subnet = prefix.network();
         if prefix.len < 128
             && !prefix.addr.is_unicast_link_local()
             && self.rib.get(&subnet).is_none()
@@ -287,6 +320,7 @@ impl<P> Management<P> {
         self.rib.publish();
         self.publish_dataplane(self.views());
         info!(port = %self.port_name(port as u16), address = %prefix, "address added");
+        Ok(())
     }
 
     /// Ends the probing of addresses: refused if another node answered for one, added if
@@ -317,17 +351,43 @@ impl<P> Management<P> {
             }
         }
         let now = Instant::now();
-        while let Some(i) = self.probing.iter().position(|x| x.until <= now) {
+        for p in self
+            .probing
+            .iter_mut()
+            .filter(|x| x.left > 0 && x.next <= now)
+        {
+            let probe = Message::Probe {
+                port: p.port as u16,
+                addr: p.prefix.addr,
+                count: 1,
+            };
+            // A probe the inbox has no room for goes a round later.
+            if self.exchange.send(0, probe).is_ok() {
+                p.left -= 1;
+                p.next = now + p.retrans;
+            }
+        }
+        while let Some(i) = self
+            .probing
+            .iter()
+            .position(|x| x.left == 0 && x.next <= now)
+        {
             let p = self.probing.remove(i);
+            let name = self.port_name(p.port as u16);
             // The publication that adds it carries the refusals above too.
-            self.assign(p.port, p.prefix);
-            changed = false;
+            let answer = match self.assign(p.port, p.prefix) {
+                Ok(()) => {
+                    changed = false;
+                    Response::ok(Reply::Done(format!("added {} to {name}", p.prefix)))
+                }
+                Err(e) => {
+                    warn!("address {} on {name}: {e}", p.prefix);
+                    changed = true;
+                    Response::error(e)
+                }
+            };
             if let Some(r) = p.reply {
-                let name = self.port_name(p.port as u16);
-                let _ = r.send(Response::ok(Reply::Done(format!(
-                    "added {} to {name}",
-                    p.prefix
-                ))));
+                let _ = r.send(answer);
             }
         }
         if changed {
@@ -357,19 +417,30 @@ impl<P> Management<P> {
             self.publish_dataplane(self.views());
             return Ok(Reply::Done(format!("stopped probing {addr} on {name}")));
         }
-        if addr.is_unicast_link_local() {
-            return Err(format!("{addr}: a port keeps its link-local address"));
+        let dp = self.dp();
+        let mac = dp.ports()[port].mac;
+        if addr == crate::wire::ipv6::link_local_from_mac(&mac) {
+            return Err(format!(
+                "{addr}: a port keeps the link-local address of its MAC address"
+            ));
         }
         let conf = &self.config.ports[port];
         let Some(prefix) = conf.addresses.iter().find(|a| a.addr == addr).copied() else {
             return Err(format!("{name} has no address {addr}"));
         };
         let subnet = prefix.network();
+        // Another address of the port in the subnet, now or being probed, keeps it.
         let still = conf
             .addresses
             .iter()
+            .chain(
+                self.probing
+                    .iter()
+                    .filter(|x| x.port == port)
+                    .map(|x| &x.prefix),
+            )
             .any(|a| a.addr != addr && a.len < 128 && a.network() == subnet);
-        if prefix.len < 128 && !still {
+        if prefix.len < 128 && !prefix.addr.is_unicast_link_local() && !still {
             let through = self.rib.routes().find(|r| {
                 usize::from(r.port) == port
                     && matches!(r.next_hop, NextHop::Gateway(g) if subnet.contains(&g))
@@ -385,7 +456,7 @@ impl<P> Management<P> {
                 .get(&subnet)
                 .unwrap_or_default()
                 .iter()
-                .filter(|r| r.source == Source::Connected)
+                .filter(|r| r.source == Source::Connected && usize::from(r.port) == port)
                 .copied()
                 .collect();
             for r in connected {
@@ -523,10 +594,18 @@ impl<P> Management<P> {
             Some(name) => Some(self.port_index(name)? as u16),
             None => None,
         };
+        // Every inbox must have room, so that the flush reaches all cores or none; a core
+        // could still fill its inbox between the look and the send, which is then said.
+        if let Some(core) = (0..self.exchange.cores()).find(|&c| self.exchange.is_full(c)) {
+            return Err(format!("worker {core}'s inbox is full: try again"));
+        }
         for core in 0..self.exchange.cores() {
             let flush = Message::Flush { port, addr: None };
             if self.exchange.send(core, flush).is_err() {
-                return Err(format!("worker {core}'s inbox is full: try again"));
+                return Err(format!(
+                    "worker {core}'s inbox filled up meanwhile: the workers before it \
+                     flushed, the others did not; try again"
+                ));
             }
         }
         Ok(Reply::Done(match port {
@@ -693,6 +772,18 @@ impl<P> Management<P> {
     }
 
     fn not_connected(&self, prefix: &Prefix) -> Result<(), String> {
+        if let Some(p) = self
+            .probing
+            .iter()
+            .find(|x| x.prefix.len < 128 && x.prefix.network() == *prefix)
+        {
+            return Err(format!(
+                "{prefix} is being made the subnet of port {} ({} under duplicate address \
+                 detection)",
+                self.port_name(p.port as u16),
+                p.prefix.addr
+            ));
+        }
         let routes = self.rib.get(prefix).unwrap_or_default();
         match routes.iter().find(|r| r.source == Source::Connected) {
             Some(r) => Err(format!(
@@ -1093,12 +1184,19 @@ impl<P> Management<P> {
                 warn!(%prefix, "reload: {e}");
             }
         }
-        for &(p, prefix) in &gone {
-            let name = self.config.ports[p].name.clone();
-            match self.addr_del(&name, &prefix.addr.to_string()) {
-                Ok(_) => said.push(format!("address {prefix} removed from {name}")),
-                Err(e) => warn!("reload: {e}"),
-            }
+        // An address whose subnet the port keeps (a new address in it, say) goes after
+        // the new ones come, so that the subnet's route stays; the others go first, so
+        // that an address or subnet moving to another port is free when it gets there.
+        let keeps = |p: usize, prefix: &Prefix| {
+            fresh.ports[p].addresses.iter().any(|a| {
+                a != prefix && a.len < 128 && prefix.len < 128 && a.network() == prefix.network()
+            })
+        };
+        type Addresses = Vec<(usize, Prefix)>;
+        let (later, first): (Addresses, Addresses) =
+            gone.iter().partition(|(p, prefix)| keeps(*p, prefix));
+        for &(p, prefix) in &first {
+            self.reload_remove(p, prefix, &mut said);
         }
         let statics: Vec<Route> = fresh.routes.iter().filter(is_static).copied().collect();
         self.config.routes.retain(|r| r.source != Source::Static);
@@ -1112,6 +1210,9 @@ impl<P> Management<P> {
                 )),
                 Err(e) => said.push(format!("address {prefix} not added to {name}: {e}")),
             }
+        }
+        for &(p, prefix) in &later {
+            self.reload_remove(p, prefix, &mut said);
         }
         for n in new_n {
             if self.statics.contains(&(n.port, n.addr)) {
@@ -1129,6 +1230,20 @@ impl<P> Management<P> {
         }
         info!(changes = said.len(), "configuration reloaded");
         Ok(Reply::Reloaded(said))
+    }
+}
+
+impl<P> Management<P> {
+    /// Takes an address the file no longer has off its port, saying what became of it.
+    fn reload_remove(&mut self, port: usize, prefix: Prefix, said: &mut Vec<String>) {
+        let name = self.config.ports[port].name.clone();
+        match self.addr_del(&name, &prefix.addr.to_string()) {
+            Ok(_) => said.push(format!("address {prefix} removed from {name}")),
+            Err(e) => {
+                warn!("reload: {e}");
+                said.push(format!("address {prefix} not removed from {name}: {e}"));
+            }
+        }
     }
 }
 
@@ -1475,6 +1590,54 @@ mod tests {
         assert!(b(&m).contains(&"2001:db8:8::1".parse().unwrap()));
         assert!(paths(&m, "2001:db8:7::/64").is_empty());
         assert!(m.dp().neighbors().is_empty());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_reload_that_renumbers_within_a_subnet_keeps_its_route() {
+        let base = BASE.to_owned() + "[port.nd]\ndad_transmits = 0\n";
+        let file = |addr: &str| {
+            base.replace("2001:db8:2::1/64", addr) + &route("2001:db8:30::/48", "2001:db8:2::fe")
+        };
+        let (mut m, path) = manager("renumber", &file("2001:db8:2::1/64"));
+        std::fs::write(&path, file("2001:db8:2::2/64")).unwrap();
+        let Ok(Reply::Reloaded(said)) = m.reload() else {
+            panic!("not reloaded");
+        };
+        assert_eq!(
+            said,
+            [
+                "address 2001:db8:2::2/64 added to b",
+                "address 2001:db8:2::1/64 removed from b"
+            ]
+        );
+        let b = m.dp().ports()[1].addresses.clone();
+        assert!(b.contains(&"2001:db8:2::2".parse().unwrap()));
+        assert!(!b.contains(&"2001:db8:2::1".parse().unwrap()));
+        assert_eq!(paths(&m, "2001:db8:2::/64"), [(None, Source::Connected)]);
+        assert_eq!(paths(&m, "2001:db8:30::/48").len(), 1);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_subnet_under_probation_is_its_ports() {
+        let (mut m, path) = manager("probation", BASE);
+        let add = |m: &mut Management<()>, addr: &str, port: &str| m.addr_add(port, addr, None);
+        // Port a probes (one transmit by default): the answer comes later.
+        assert_eq!(add(&mut m, "2001:db8:5::1/64", "a"), Ok(None));
+        let e = add(&mut m, "2001:db8:5::2/64", "b").unwrap_err();
+        assert!(e.contains("being added to a"), "{e}");
+        let e = add(&mut m, "2001:db8:5::1/64", "a").unwrap_err();
+        assert!(e.contains("being probed already"), "{e}");
+        let r = m.handle(
+            Request::RouteAdd(spec("2001:db8:5::/64", "2001:db8:1::9")),
+            &NoLinks,
+            0,
+        );
+        assert!(
+            matches!(r.outcome, crate::control::Outcome::Error(ref e) if e.contains("under duplicate address detection")),
+            "{r:?}"
+        );
         let _ = std::fs::remove_file(&path);
     }
 

@@ -25,6 +25,8 @@ use super::{MAX_LINE, Request, Response, VERSION};
 const MAX_CLIENTS: usize = 32;
 /// How long a client may stay silent before it is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long an answer may wait for its client to read it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may wait for the management thread.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -145,7 +147,7 @@ fn accept(
                     continue;
                 }
                 clients.fetch_add(1, Ordering::Relaxed);
-                let (calls, refused, clients) =
+                let (calls, refused, mine) =
                     (calls.clone(), Arc::clone(refused), Arc::clone(&clients));
                 let spawned = std::thread::Builder::new()
                     .name("v6fwd-client".into())
@@ -153,9 +155,10 @@ fn accept(
                         if let Err(e) = serve(stream, &calls, &refused) {
                             debug!("control client: {e}");
                         }
-                        clients.fetch_sub(1, Ordering::Relaxed);
+                        mine.fetch_sub(1, Ordering::Relaxed);
                     });
                 if let Err(e) = spawned {
+                    clients.fetch_sub(1, Ordering::Relaxed);
                     warn!("control socket: cannot serve a client: {e}");
                 }
             }
@@ -175,6 +178,8 @@ fn accept(
 fn serve(stream: UnixStream, calls: &Sender<Call>, refused: &AtomicU64) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
+    // A client that does not read its answers gives up its place.
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();

@@ -175,7 +175,9 @@ impl Dataplane {
         }
         // RFC 4862 5.4.3, 5.4.4: a probe from another node for an address the port probes
         // for, or an advertisement of it, makes it a duplicate.
+        // (RFC 6980 5: not from messages that came in fragments.)
         if !port.tentative.is_empty()
+            && !rx.reassembled
             && matches!(kind, icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT)
             && let Some(addr) = dad::conflict(&buf[..rx.frame_len], &port.tentative, port.mac)
         {

@@ -165,6 +165,11 @@ impl<P> Exchange<P> {
         self.inboxes[to].push(message)
     }
 
+    /// Whether core `core`'s inbox has no room.
+    pub fn is_full(&self, core: usize) -> bool {
+        self.inboxes[core].is_full()
+    }
+
     /// The next message in core `core`'s inbox.
     pub fn receive(&self, core: usize) -> Option<Message<P>> {
         self.inboxes[core].pop()

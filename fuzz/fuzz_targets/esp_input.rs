@@ -50,6 +50,8 @@ fuzz_target!(|input: &[u8]| {
     let len = rest.len().max(40);
     buf[128..128 + rest.len()].copy_from_slice(rest);
     buf[128] = 0x60 | (buf[128] & 0x0f);
+    // The inner packet's length as it is: one that lies is refused on the way in.
+    buf[132..134].copy_from_slice(&((len - 40) as u16).to_be_bytes());
     let mut p = Packet::new(&mut buf, 128, len);
     if tx.output(&mut p, 0).is_ok() {
         let (start, len) = (p.start(), p.len());

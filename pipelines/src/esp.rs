@@ -378,19 +378,20 @@ impl Transform for Esp {
 
         match self.mode {
             Mode::Tunnel => {
-                let payload = p.len();
+                let payload = u16::try_from(p.len()).map_err(|_| Drop::Unsupported)?;
                 let h = p.prepend(IPV6_HEADER)?;
                 h[0] = 0x60 | traffic >> 4;
                 h[1] = traffic << 4 | (flow >> 16) as u8;
                 h[2..4].copy_from_slice(&(flow as u16).to_be_bytes());
-                h[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
+                h[4..6].copy_from_slice(&payload.to_be_bytes());
                 h[6] = PROTO_ESP;
                 h[7] = HOP_LIMIT;
                 h[8..24].copy_from_slice(&self.src.octets());
                 h[24..40].copy_from_slice(&self.dst.octets());
             }
             Mode::Transport => {
-                let payload = (p.len() - IPV6_HEADER) as u16;
+                let payload =
+                    u16::try_from(p.len() - IPV6_HEADER).map_err(|_| Drop::Unsupported)?;
                 let h = p.data_mut();
                 h[4..6].copy_from_slice(&payload.to_be_bytes());
                 h[6] = PROTO_ESP;
@@ -480,6 +481,16 @@ impl Esp {
                 if p.len() < IPV6_HEADER || p.data()[0] >> 4 != 6 {
                     return Err(Drop::BadTrailer);
                 }
+                // Traffic flow confidentiality padding (RFC 4303 2.7) may follow the inner
+                // packet: its own length says where it ends. One longer than what came
+                // is refused.
+                let d = p.data();
+                let inner = IPV6_HEADER + usize::from(u16::from_be_bytes([d[4], d[5]]));
+                if inner > p.len() {
+                    return Err(Drop::Truncated);
+                }
+                let extra = p.len() - inner;
+                p.strip_back(extra);
             }
             Mode::Transport => {
                 // Only ESP right after the fixed header, as the router sends it.

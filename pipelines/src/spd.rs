@@ -11,7 +11,7 @@ use std::net::Ipv6Addr;
 
 use crate::packet::Packet;
 use crate::sad::{Sad, StateId};
-use crate::transform::{Drop, StateKey};
+use crate::transform::{Drop, Expiry, StateKey};
 
 /// An IPv6 prefix, for selectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,12 +269,18 @@ fn resolve(sad: &Sad, t: &Template) -> Option<StateId> {
             spi,
             src: None,
         }),
+        // A state past its hard lifetime carries nothing; one past its soft lifetime
+        // gives way to a live one, its replacement.
         None => sad
             .iter()
-            .find(|(_, s)| {
+            .filter(|(_, s)| {
                 let k = s.key();
-                k.proto == t.proto && k.dst == t.dst && k.src.is_none_or(|src| src == t.src)
+                k.proto == t.proto
+                    && k.dst == t.dst
+                    && k.src.is_none_or(|src| src == t.src)
+                    && s.expiry() != Expiry::Hard
             })
+            .min_by_key(|(id, s)| (s.expiry() == Expiry::Soft, *id))
             .map(|(id, _)| id),
     }
 }

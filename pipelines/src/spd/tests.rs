@@ -1,6 +1,6 @@
 use super::*;
 use crate::esp::{Aead, Esp, EspConfig, Mode, PROTO_ESP, PROTO_IPV6};
-use crate::transform::Lifetime;
+use crate::transform::{Lifetime, Transform};
 use crate::tunnel::Ip6Ip6;
 
 fn a(s: &str) -> Ipv6Addr {
@@ -142,6 +142,45 @@ fn bundles_resolve_and_follow_the_states() {
     let b = spd.bundle(i, &sad).unwrap().clone();
     assert_eq!(sad.get(b.states[0]).unwrap().key().spi, 0x2002);
     assert!(sad.add(esp(0x2002, LEFT, RIGHT, Mode::Tunnel)).is_err());
+}
+
+#[test]
+fn a_template_without_an_spi_takes_a_live_state() {
+    let mut sad = Sad::new();
+    let mut old = esp(0x4004, LEFT, RIGHT, Mode::Tunnel);
+    let mut c = EspConfig {
+        spi: 0x4004,
+        src: a(LEFT),
+        dst: a(RIGHT),
+        mode: Mode::Tunnel,
+        aead: Aead::Aes128Gcm,
+        key: (0..20).collect(),
+        esn: true,
+        replay_window: 1024,
+        lifetime: Lifetime::default(),
+    };
+    c.lifetime.hard.packets = 1;
+    *old = Esp::new(&c, 0).unwrap();
+    let (mut buf, start, len) = packet();
+    old.output(&mut Packet::new(&mut buf, start, len), 0)
+        .unwrap();
+    let (mut buf, start, len) = packet();
+    assert_eq!(
+        old.output(&mut Packet::new(&mut buf, start, len), 0),
+        Err(Drop::Expired)
+    );
+    let expired = sad.add(old).unwrap();
+    let fresh = sad.add(esp(0x5005, LEFT, RIGHT, Mode::Tunnel)).unwrap();
+    assert_ne!(expired, fresh);
+    let mut spd = Spd::new();
+    let i = spd.add(policy(
+        "::/0",
+        "::/0",
+        Direction::Out,
+        0,
+        Action::Protect(vec![template(PROTO_ESP, LEFT, RIGHT)]),
+    ));
+    assert_eq!(spd.bundle(i, &sad).unwrap().states, [fresh]);
 }
 
 /// An IPv6 packet from h1 to h2 in a buffer with room.
