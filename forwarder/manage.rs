@@ -34,8 +34,9 @@ use crate::neigh::{Exchange, Message, Neighbor, NeighborTable, RouterReport};
 use crate::report::CoreReport;
 use crate::route::{NextHop, Preference, Prefix, Reject, Route, Source};
 
-/// How long `neigh show` waits for every worker to list its entries.
-const LISTING_WAIT: Duration = Duration::from_millis(500);
+/// How long `neigh show` waits for every worker to list its entries, which each does a
+/// part per millisecond.
+const LISTING_WAIT: Duration = Duration::from_secs(2);
 
 /// A port as its driver sees it.
 #[derive(Debug, Clone, Default)]
@@ -912,7 +913,7 @@ impl<P> Management<P> {
         while answered.iter().any(|a| !a) {
             match self.exchange.take_listing() {
                 Some(l) if l.asked == asked && l.core < answered.len() => {
-                    answered[l.core] = true;
+                    answered[l.core] |= l.last;
                     let lcore = self.workers[l.core].lcore;
                     rows.extend(l.entries.into_iter().map(|e| NeighborRow {
                         dev: self.port_name(e.port),

@@ -72,6 +72,9 @@ const INBOX_PER_ROUND: usize = 256;
 /// their number.
 const COLLECT_PER_MS: usize = 16;
 const MS: u64 = 1_000_000;
+/// Neighbor cache slots a worker lists per millisecond when asked: a listing costs it a
+/// few microseconds a round, and a full cache of 65,536 slots is listed in 64 ms.
+const LIST_PER_MS: usize = 1024;
 
 impl Worker {
     /// Polls until `stop` is set. Returns 0, for `rte_eal_wait_lcore`.
@@ -359,14 +362,32 @@ impl Worker {
             for (gauge, n) in c.neighbors.iter().zip(cache.census()) {
                 gauge.set(n);
             }
+            // A listing the management thread asked for, a part per millisecond; a newer
+            // request starts it again.
             let asked = ex.listing_asked();
             if asked != core.listed {
-                core.listed = asked;
-                let _ = ex.give_listing(Listing {
+                let from = match core.listing {
+                    Some((a, from)) if a == asked => from,
+                    _ => 0,
+                };
+                let (entries, next) = cache.list_from(from, LIST_PER_MS, now);
+                let part = Listing {
                     core: self.index,
                     asked,
-                    entries: cache.list(now),
-                });
+                    entries,
+                    last: next.is_none(),
+                };
+                // A part the queue has no room for is made again next time.
+                core.listing = Some((asked, from));
+                if ex.give_listing(part) {
+                    match next {
+                        Some(n) => core.listing = Some((asked, n)),
+                        None => {
+                            core.listed = asked;
+                            core.listing = None;
+                        }
+                    }
+                }
             }
         }
         let mut actions: Vec<Action<Pending>> = cache.actions().collect();

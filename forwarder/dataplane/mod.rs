@@ -195,8 +195,10 @@ pub struct Core {
     pub unresolved: Ipv6Addr,
     /// When the worker next collects idle neighbor entries.
     pub next_collect: u64,
-    /// The latest listing of neighbor entries this core answered.
+    /// The latest listing of neighbor entries this core answered, and the request it
+    /// is listing for and the cache slot it goes on from.
     pub listed: u64,
+    pub listing: Option<(u64, usize)>,
     /// A Redirect the last forwarded packet calls for, for the worker to send.
     pub redirect: Option<Redirect>,
     /// Router Advertisements of routers on upstream ports, for the routing table: (port,
@@ -252,6 +254,7 @@ impl Core {
             unresolved: Ipv6Addr::UNSPECIFIED,
             next_collect: 0,
             listed: 0,
+            listing: None,
             router_adverts: Vec::new(),
             redirect: None,
             now_ns: 0,

@@ -348,7 +348,15 @@ impl<P> Cache<P> {
 
     /// Every entry, as of `now`.
     pub fn list(&self, now: u64) -> Vec<Listed> {
-        self.entries
+        self.list_from(0, usize::MAX, now).0
+    }
+
+    /// The entries in the slots from `start` on, `slots` slots of them at most, as of
+    /// `now`; and the slot to go on from, unless that was the last. A core lists its cache
+    /// a part per round this way, so that a listing never holds up its queues for long.
+    pub fn list_from(&self, start: usize, slots: usize, now: u64) -> (Vec<Listed>, Option<usize>) {
+        let end = start.saturating_add(slots).min(self.entries.len());
+        let listed = self.entries[start.min(end)..end]
             .iter()
             .filter(|e| e.live)
             .map(|e| Listed {
@@ -361,7 +369,8 @@ impl<P> Cache<P> {
                 },
                 router: e.router,
             })
-            .collect()
+            .collect();
+        (listed, (end < self.entries.len()).then_some(end))
     }
 
     /// Entries by state (in the order of [`State::ALL`]) as the last whole pass of

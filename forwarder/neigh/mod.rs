@@ -117,7 +117,9 @@ pub struct Listing {
     pub core: usize,
     /// The request it answers.
     pub asked: u64,
+    /// A part of the core's entries; the last part says so.
     pub entries: Vec<Listed>,
+    pub last: bool,
 }
 
 /// The cores' inboxes, one each, and the management thread's.
@@ -143,7 +145,7 @@ impl<P> Exchange<P> {
             routing: ArrayQueue::new(capacity.max(1)),
             routers: ArrayQueue::new(256),
             asked: AtomicU64::new(0),
-            listings: ArrayQueue::new(cores.max(1) * 2),
+            listings: ArrayQueue::new(cores.max(1) * 64),
             duplicates: ArrayQueue::new(64),
             hasher: FxBuildHasher,
         }

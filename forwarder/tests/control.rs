@@ -540,7 +540,8 @@ fn prometheus_scrapes_what_was_sent() {
 
 #[test]
 fn neighbors_and_addresses_change_while_forwarding() {
-    let lab = Lab::start('n', &[1500, 1500], &[1], "", &[]);
+    // Two workers, so that the entries are owned by both and every change reaches each.
+    let lab = Lab::start('n', &[1500, 1500], &[1, 2], "", &[]);
     let [h1, h2] = [&lab.topo.hosts[0], &lab.topo.hosts[1]];
     ping(h1, h2.addr, 2);
 

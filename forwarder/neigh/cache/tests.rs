@@ -740,3 +740,34 @@ fn list_and_census_say_what_the_cache_holds() {
     assert_eq!(census[State::Stale as usize], 1);
     assert_eq!(census.iter().sum::<u64>(), 3);
 }
+
+#[test]
+fn a_listing_in_parts_lists_every_entry_once() {
+    let mut c = cache();
+    for i in 1..=10u16 {
+        c.on_source(
+            0,
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i),
+            mac(i as u8),
+            Source::Solicitation,
+            0,
+        );
+    }
+    // Free two, so that the slots hold holes.
+    c.forget_entries(Some(0), Some(a("2001:db8::3")));
+    c.forget_entries(Some(0), Some(a("2001:db8::7")));
+    let whole = c.list(0);
+    assert_eq!(whole.len(), 8);
+    let mut parts = Vec::new();
+    let mut from = 0;
+    loop {
+        let (entries, next) = c.list_from(from, 3, 0);
+        parts.extend(entries);
+        match next {
+            Some(n) => from = n,
+            None => break,
+        }
+    }
+    assert_eq!(parts, whole);
+    assert_eq!(c.list_from(1000, 3, 0), (Vec::new(), None));
+}
