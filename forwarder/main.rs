@@ -289,12 +289,19 @@ fn run_demo(args: &DemoArgs) -> std::io::Result<bool> {
             h.netns, h.addr, h.mac, h.router_if, h.gateway
         );
     }
-    let config = TempFile::new(
-        "v6demo.toml",
-        (lab::router_config(&topo, &[args.worker])
-            + &format!("\n[polling]\nmode = \"{}\"\n", args.polling))
-            .as_bytes(),
-    )?;
+    // The demo's forwarder answers where the commands look by default, so that the
+    // README's examples work on it as they are.
+    let text = lab::router_config(&topo, &[args.worker])
+        .replace(
+            &format!("socket = \"{}\"", topo.control_socket().display()),
+            &format!("socket = \"{DEFAULT_CONTROL_SOCKET}\""),
+        )
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{}\"", v6fwd::config::DEFAULT_METRICS),
+        )
+        + &format!("\n[polling]\nmode = \"{}\"\n", args.polling);
+    let config = TempFile::new("v6demo.toml", text.as_bytes())?;
     let exe = std::env::current_exe()?;
     let fwd = Forwarder::start(
         &exe,
@@ -304,8 +311,7 @@ fn run_demo(args: &DemoArgs) -> std::io::Result<bool> {
         Duration::from_secs(30),
     )?;
     println!(
-        "v6fwd is forwarding; its control socket is {}{}",
-        topo.control_socket().display(),
+        "v6fwd is forwarding; its control socket is {DEFAULT_CONTROL_SOCKET}{}",
         fwd.metrics_addr()
             .map(|a| format!(", its metrics http://{a}/metrics"))
             .unwrap_or_default()
