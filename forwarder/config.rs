@@ -444,27 +444,13 @@ impl Config {
         lladdr: &str,
         port: Option<&str>,
     ) -> Result<Neighbor, String> {
-        let mut ck = Checker {
-            file: Path::new("request"),
-            text: "",
-            errors: Vec::new(),
-        };
         let at = |s: &str| Spanned::new(0..0, s.to_owned());
         let raw = RawNeighbor {
             address: at(address),
             lladdr: at(lladdr),
             port: port.map(at),
         };
-        let n = validate_neighbor(&mut ck, "neighbor", raw, &self.ports);
-        match n {
-            Some(n) if ck.errors.is_empty() => Ok(n),
-            _ => Err(ck
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")),
-        }
+        check_request(|ck| validate_neighbor(ck, "neighbor", raw, &self.ports))
     }
 
     /// Checks a route given through the control API as a `[[route]]` of this
@@ -473,21 +459,26 @@ impl Config {
     /// # Errors
     /// Each problem as `field: message`, joined.
     pub fn route(&self, spec: &RouteSpec) -> Result<Route, String> {
-        let mut ck = Checker {
-            file: Path::new("request"),
-            text: "",
-            errors: Vec::new(),
-        };
-        let route = validate_route(&mut ck, "route", spec.raw(), &self.ports);
-        match route {
-            Some(r) if ck.errors.is_empty() => Ok(r),
-            _ => Err(ck
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")),
-        }
+        check_request(|ck| validate_route(ck, "route", spec.raw(), &self.ports))
+    }
+}
+
+/// Runs one of the file's checks on what a control request gave: its value, or every
+/// problem as `field: message`, joined.
+fn check_request<T>(check: impl FnOnce(&mut Checker<'_>) -> Option<T>) -> Result<T, String> {
+    let mut ck = Checker {
+        file: Path::new("request"),
+        text: "",
+        errors: Vec::new(),
+    };
+    match check(&mut ck) {
+        Some(v) if ck.errors.is_empty() => Ok(v),
+        _ => Err(ck
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")),
     }
 }
 
